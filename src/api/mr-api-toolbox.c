@@ -1,0 +1,65 @@
+/* mr-api-toolbox.c: ANY /sandboxes/{id}/toolbox/{path...}, handed to the toolbox plugin.
+ *
+ * The route streams: it has no body limit and the plugin sees the request as soon as
+ * its headers are read. Before that, the sandbox must be one whose container would be
+ * running, with the real runners' errors otherwise (runner-api.md section 7.1);
+ * TOOLBOX_ANY_SANDBOX=true restores the Go mock's "every id goes to the shared
+ * toolbox" behaviour. */
+#include "mr-runner-private.h"
+#include "mr-http.h"
+
+static gboolean
+container_running (MrSandboxState state)
+{
+  return state == MR_SANDBOX_STATE_STARTED || state == MR_SANDBOX_STATE_STOPPING ||
+         state == MR_SANDBOX_STATE_RESIZING;
+}
+
+static void
+toolbox_headers (MrExchange *ex)
+{
+  MrToolboxBackend *toolbox = mr_runner_get_toolbox_backend (ex->runner);
+  g_autofree char *prefix = NULL;
+
+  if (!mr_runner_get_option_bool (ex->runner, "TOOLBOX_ANY_SANDBOX", FALSE))
+    {
+      g_autoptr(MrSandbox) sandbox = mr_sandbox_backend_get (mr_runner_get_sandbox_backend (ex->runner),
+                                                             ex->sandbox_id);
+      if (!sandbox->exists || sandbox->state == MR_SANDBOX_STATE_DESTROYED)
+        {
+          g_autofree char *message = g_strdup_printf ("not found: sandbox container not found: no such container: %s",
+                                                      ex->sandbox_id);
+          soup_message_body_set_accumulate (soup_server_message_get_request_body (ex->msg), FALSE);
+          mr_http_reply_error (ex->msg, 404, "NOT_FOUND", message);
+          return;
+        }
+      if (!container_running (sandbox->state))
+        {
+          soup_message_body_set_accumulate (soup_server_message_get_request_body (ex->msg), FALSE);
+          mr_http_reply_error (ex->msg, 400, "BAD_REQUEST",
+                               "bad request: no IP address found. Is the Sandbox started?");
+          return;
+        }
+    }
+
+  prefix = g_strdup_printf ("/sandboxes/%s/toolbox", ex->sandbox_id);
+  ex->toolbox = mr_toolbox_request_new (ex->msg, ex->sandbox_id, mr_exchange_param (ex, "path"), prefix);
+  mr_toolbox_backend_handle_headers (toolbox, ex->toolbox);
+}
+
+static void
+toolbox_body (MrExchange *ex)
+{
+  if (ex->toolbox)
+    mr_toolbox_backend_handle_body (mr_runner_get_toolbox_backend (ex->runner), ex->toolbox);
+}
+
+static const MrRoute routes[] = {
+  { "*", "/sandboxes/{id}/toolbox/*path", toolbox_body, toolbox_headers, MR_ROUTE_STREAM, "toolbox" },
+};
+
+void
+mr_api_register_toolbox (MrRouter *router)
+{
+  mr_router_add_all (router, routes, G_N_ELEMENTS (routes));
+}

@@ -1,0 +1,193 @@
+/* mr-http.c: replies in the runner's wire format. Error bodies follow the common-go
+ * middleware: RFC 3339 timestamps with trimmed nanoseconds, Content-Type without charset. */
+#include <string.h>
+
+#include "mr-http.h"
+#include "mr-error.h"
+
+/**
+ * mr_http_format_timestamp:
+ * @time: (nullable): a time, or %NULL for now
+ *
+ * Formats like Go's time.RFC3339Nano in UTC: trailing zeros of the fraction are
+ * dropped, and the dot too when the fraction is zero.
+ *
+ * Returns: (transfer full): e.g. "2025-12-04T16:49:15.123456Z"
+ */
+char *
+mr_http_format_timestamp (GDateTime *time)
+{
+  g_autoptr(GDateTime) utc = time ? g_date_time_to_utc (time) : g_date_time_new_now_utc ();
+  g_autofree char *base = g_date_time_format (utc, "%Y-%m-%dT%H:%M:%S");
+  char fraction[16];
+  int usec = g_date_time_get_microsecond (utc);
+  int len;
+
+  if (usec == 0)
+    return g_strconcat (base, "Z", NULL);
+  len = g_snprintf (fraction, sizeof fraction, ".%06d", usec);
+  while (len > 1 && fraction[len - 1] == '0')
+    fraction[--len] = '\0';
+  return g_strconcat (base, fraction, "Z", NULL);
+}
+
+/**
+ * mr_http_json_to_string:
+ * @node: a JSON node
+ *
+ * Returns: (transfer full): compact JSON text
+ */
+char *
+mr_http_json_to_string (JsonNode *node)
+{
+  g_autoptr(JsonGenerator) gen = json_generator_new ();
+
+  json_generator_set_root (gen, node);
+  return json_generator_to_data (gen, NULL);
+}
+
+static void
+set_body (SoupServerMessage *msg, guint status, const char *content_type, char *text, gsize len)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  if (status == SOUP_STATUS_NO_CONTENT || status == SOUP_STATUS_NOT_MODIFIED)
+    g_free (text);
+  else
+    soup_server_message_set_response (msg, content_type, SOUP_MEMORY_TAKE, text, len);
+}
+
+/**
+ * mr_http_reply_json:
+ * @msg: the message
+ * @status: HTTP status
+ * @node: the body
+ */
+void
+mr_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node)
+{
+  char *text = mr_http_json_to_string (node);
+
+  set_body (msg, status, MR_JSON_CONTENT_TYPE, text, strlen (text));
+}
+
+/**
+ * mr_http_reply_json_string:
+ * @msg: the message
+ * @status: HTTP status
+ * @text: the text; the body is this text as a JSON string literal, e.g. "Sandbox started"
+ */
+void
+mr_http_reply_json_string (SoupServerMessage *msg, guint status, const char *text)
+{
+  g_autoptr(JsonNode) node = json_node_init_string (json_node_alloc (), text);
+
+  mr_http_reply_json (msg, status, node);
+}
+
+/**
+ * mr_http_reply_bytes:
+ * @msg: the message
+ * @status: HTTP status
+ * @content_type: the Content-Type
+ * @bytes: the body
+ */
+void
+mr_http_reply_bytes (SoupServerMessage *msg, guint status, const char *content_type, GBytes *bytes)
+{
+  gsize len;
+  gconstpointer data = g_bytes_get_data (bytes, &len);
+
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_COPY, data, len);
+}
+
+/**
+ * mr_http_error_body:
+ * @status: HTTP status
+ * @code: the code field, e.g. "NOT_FOUND"
+ * @message: the message field
+ * @path: the path field
+ * @method: the method field
+ *
+ * Returns: (transfer full): the common error body
+ */
+JsonNode *
+mr_http_error_body (guint status, const char *code, const char *message, const char *path, const char *method)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autofree char *timestamp = mr_http_format_timestamp (NULL);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "statusCode");
+  json_builder_add_int_value (b, status);
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_set_member_name (b, "code");
+  json_builder_add_string_value (b, code);
+  json_builder_set_member_name (b, "timestamp");
+  json_builder_add_string_value (b, timestamp);
+  json_builder_set_member_name (b, "path");
+  json_builder_add_string_value (b, path);
+  json_builder_set_member_name (b, "method");
+  json_builder_add_string_value (b, method);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+/**
+ * mr_http_reply_error_at:
+ * @msg: the message
+ * @status: HTTP status
+ * @code: the code field
+ * @message: the message field
+ * @path: the path field (the path the client's peer sees)
+ */
+void
+mr_http_reply_error_at (SoupServerMessage *msg, guint status, const char *code,
+                        const char *message, const char *path)
+{
+  g_autoptr(JsonNode) body = mr_http_error_body (status, code, message, path,
+                                                 soup_server_message_get_method (msg));
+  char *text = mr_http_json_to_string (body);
+
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, strlen (text));
+}
+
+/**
+ * mr_http_reply_error:
+ * @msg: the message
+ * @status: HTTP status
+ * @code: the code field
+ * @message: the message field
+ */
+void
+mr_http_reply_error (SoupServerMessage *msg, guint status, const char *code, const char *message)
+{
+  mr_http_reply_error_at (msg, status, code, message, g_uri_get_path (soup_server_message_get_uri (msg)));
+}
+
+/**
+ * mr_http_reply_gerror:
+ * @msg: the message
+ * @error: the error; #MR_ERROR codes choose status, code and message prefix
+ */
+void
+mr_http_reply_gerror (SoupServerMessage *msg, const GError *error)
+{
+  g_autofree char *message = g_strconcat (mr_error_message_prefix (error), error->message, NULL);
+
+  mr_http_reply_error (msg, mr_error_http_status (error), mr_error_http_code (error), message);
+}
+
+/**
+ * mr_http_client_ip:
+ * @msg: the message
+ *
+ * Returns: (transfer none) (nullable): the peer's address as text
+ */
+const char *
+mr_http_client_ip (SoupServerMessage *msg)
+{
+  return soup_server_message_get_remote_host (msg);
+}
