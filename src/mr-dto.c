@@ -30,9 +30,10 @@ go_type_name (const MrDtoField *f)
   return "?";
 }
 
-/* Go's name for a JSON value's kind in UnmarshalTypeError */
+/* Go's name for a JSON value's kind in UnmarshalTypeError: a number that does not fit a
+ * numeric field is named with its literal ("number 1.5"), otherwise just "number". */
 static char *
-json_kind (JsonNode *node)
+json_kind_for (JsonNode *node, gboolean numeric_target)
 {
   switch (JSON_NODE_TYPE (node))
     {
@@ -46,6 +47,8 @@ json_kind (JsonNode *node)
           return g_strdup ("string");
         if (t == G_TYPE_BOOLEAN)
           return g_strdup ("bool");
+        if (!numeric_target)
+          return g_strdup ("number");
         if (t == G_TYPE_DOUBLE)
           {
             char buf[G_ASCII_DTOSTR_BUF_SIZE];
@@ -55,6 +58,12 @@ json_kind (JsonNode *node)
       }
     }
   return g_strdup ("value");
+}
+
+static char *
+json_kind (JsonNode *node)
+{
+  return json_kind_for (node, FALSE);
 }
 
 static gboolean
@@ -73,7 +82,7 @@ is_number (JsonNode *n)
 static gboolean
 type_error (const MrDtoSchema *root, const char *path, const MrDtoField *f, JsonNode *value, GError **error)
 {
-  g_autofree char *kind = json_kind (value);
+  g_autofree char *kind = json_kind_for (value, f->type == MR_DTO_INT || f->type == MR_DTO_NUMBER);
 
   g_set_error (error, MR_ERROR, MR_ERROR_INVALID_BODY,
                "json: cannot unmarshal %s into Go struct field %s.%s of type %s",

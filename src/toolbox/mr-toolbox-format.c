@@ -115,3 +115,51 @@ mr_tb_resolve_path (MrToolbox *toolbox, const char *path)
     path = ".";
   return g_canonicalize_filename (path, mr_toolbox_get_work_dir (toolbox));
 }
+
+/**
+ * mr_tb_get_shell: (skip)
+ *
+ * The daemon's GetShell(): the first of /usr/bin/zsh, /bin/zsh, /usr/bin/bash, /bin/bash
+ * listed in /etc/shells, else $SHELL, else "sh".
+ */
+char *
+mr_tb_get_shell (void)
+{
+  static const char *const preferred[] = { "/usr/bin/zsh", "/bin/zsh", "/usr/bin/bash", "/bin/bash" };
+  g_autofree char *shells = NULL;
+  const char *env;
+
+  if (g_file_get_contents ("/etc/shells", &shells, NULL, NULL))
+    {
+      g_auto(GStrv) lines = g_strsplit (shells, "\n", -1);
+      for (guint i = 0; i < G_N_ELEMENTS (preferred); i++)
+        for (char **l = lines; *l; l++)
+          if (**l != '#' && strcmp (g_strstrip (*l), preferred[i]) == 0 &&
+              g_file_test (preferred[i], G_FILE_TEST_IS_EXECUTABLE))
+            return g_strdup (preferred[i]);
+    }
+  env = g_getenv ("SHELL");
+  return g_strdup (env && *env ? env : "sh");
+}
+
+/**
+ * mr_tb_child_environ: (skip)
+ *
+ * The environment of processes the toolbox starts.
+ */
+char **
+mr_tb_child_environ (MrToolbox *toolbox, GHashTable *extra)
+{
+  char **env = g_get_environ ();
+
+  env = g_environ_setenv (env, "HOME", mr_toolbox_get_home_dir (toolbox), TRUE);
+  if (extra)
+    {
+      GHashTableIter iter;
+      gpointer k, v;
+      g_hash_table_iter_init (&iter, extra);
+      while (g_hash_table_iter_next (&iter, &k, &v))
+        env = g_environ_setenv (env, k, v, TRUE);
+    }
+  return env;
+}

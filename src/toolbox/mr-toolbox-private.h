@@ -57,6 +57,12 @@ gboolean mr_tb_accept_websocket (MrTbCall *call, const char * const *protocols,
                                  MrTbWebsocketFunc func, gpointer user_data, GDestroyNotify destroy);
 gboolean mr_tb_is_websocket_request (MrTbCall *call);
 
+/* Processes: the shell of sessions and PTYs (GetShell: zsh before bash before $SHELL,
+ * else sh), and the environment of every child (the daemon's, with HOME set to the
+ * toolbox home directory, plus @extra). */
+char  *mr_tb_get_shell (void);
+char **mr_tb_child_environ (MrToolbox *toolbox, GHashTable *extra);
+
 /* Per-area state */
 gpointer mr_tb_area_get (MrToolbox *toolbox, const char *area);
 void     mr_tb_area_set (MrToolbox *toolbox, const char *area, gpointer state, GDestroyNotify destroy);

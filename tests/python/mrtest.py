@@ -1,0 +1,151 @@
+"""Helpers for the pytest suites: start the standalone mock-runner, talk HTTP to it.
+
+Only the standard library is used, so the suites run with Debian's python3 alone.
+"""
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+MOCK_RUNNER_BIN = os.environ.get("MOCK_RUNNER_BIN", "mock-runner")
+TOOLBOXD_BIN = os.environ.get("MOCK_RUNNER_TOOLBOXD", "mock-runner-toolboxd")
+URL_LINE = re.compile(r"listening on (https?://\S+)")
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body)
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:200]!r}>"
+
+
+def request(base_url, method, path, body=None, headers=None, token=None, timeout=30, raw_body=None,
+            tls_context=None):
+    """One HTTP request; never follows redirects. body: a JSON value, or bytes via raw_body."""
+    url = urllib.parse.urlsplit(base_url)
+    if url.scheme == "https":
+        conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=timeout,
+                                           context=tls_context or ssl._create_unverified_context())
+    else:
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=timeout)
+    hdrs = dict(headers or {})
+    if token is not None:
+        hdrs.setdefault("Authorization", f"Bearer {token}")
+    data = raw_body
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        return Response(resp.status, resp.getheaders(), resp.read())
+    finally:
+        conn.close()
+
+
+class RunnerProcess:
+    """A standalone mock-runner on an ephemeral port."""
+
+    def __init__(self, env=None, args=None, token="test-token", start_timeout=30):
+        self.token = token
+        self.tmp = tempfile.TemporaryDirectory(prefix="mr-test-")
+        full_env = dict(os.environ)
+        for k in ("API_TOKEN", "DAYTONA_RUNNER_TOKEN", "SERVER_URL", "DAYTONA_API_URL", "API_PORT",
+                  "ENABLE_TLS", "LOG_LEVEL", "LOG_FILE_PATH"):
+            full_env.pop(k, None)
+        full_env.update({"API_TOKEN": token, "SERVER_URL": "http://localhost:3000", "API_PORT": "0"})
+        full_env.update(env or {})
+        full_env = {k: v for k, v in full_env.items() if v is not None}
+        self.proc = subprocess.Popen([MOCK_RUNNER_BIN] + list(args or []), env=full_env, cwd=self.tmp.name,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.url = None
+        deadline = time.monotonic() + start_timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = URL_LINE.search(line)
+            if m:
+                self.url = m.group(1)
+                break
+        if self.url is None:
+            self.proc.kill()
+            out, err = self.proc.communicate()
+            raise RuntimeError(f"mock-runner did not start: rc={self.proc.returncode} stderr={err!r}")
+        self.port = urllib.parse.urlsplit(self.url).port
+
+    def request(self, method, path, body=None, headers=None, auth=True, **kw):
+        return request(self.url, method, path, body=body, headers=headers,
+                       token=self.token if auth else None, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def create_sandbox(self, sandbox_id, **fields):
+        dto = {"id": sandbox_id, "userId": "user-1", "snapshot": "ubuntu:22.04", "osUser": "daytona",
+               "cpuQuota": 1, "gpuQuota": 0, "memoryQuota": 1, "storageQuota": 3}
+        dto.update(fields)
+        r = self.post("/sandboxes", dto)
+        assert r.status == 201, r
+        return r
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+        self.tmp.cleanup()
+
+
+def run_runner_expecting_failure(env=None, args=None, timeout=15):
+    """Runs mock-runner expecting it to exit by itself; returns (rc, stdout, stderr)."""
+    full_env = dict(os.environ)
+    for k in ("API_TOKEN", "DAYTONA_RUNNER_TOKEN", "SERVER_URL", "DAYTONA_API_URL", "API_PORT"):
+        full_env.pop(k, None)
+    full_env.update(env or {})
+    full_env = {k: v for k, v in full_env.items() if v is not None}
+    with tempfile.TemporaryDirectory() as cwd:
+        p = subprocess.run([MOCK_RUNNER_BIN] + list(args or []), env=full_env, cwd=cwd,
+                           capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
