@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -149,3 +150,42 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+NODE_DIR = os.environ.get("MOCK_RUNNER_NODE_DIR", os.path.join(os.path.dirname(__file__), "..", "node"))
+
+
+def npm_clients_available():
+    stamp = os.environ.get("NPM_CLIENTS_STAMP")
+    return bool(stamp) and os.path.exists(stamp) and shutil.which("node") is not None
+
+
+def require_npm_clients():
+    """Call at module level in test_official_*.py: exits with 77 (meson SKIP) without them."""
+    import pytest
+    if not npm_clients_available():
+        pytest.exit("the official npm clients are not installed (no npm or no registry?): skipped",
+                    returncode=77)
+
+
+def run_node(script, args=(), env=None, timeout=180, cwd=None):
+    """Runs tests/node/<script> with node. The script prints one JSON object per line.
+
+    Returns the list of parsed JSON lines; raises AssertionError with the output when node
+    exits non-zero. The environment is scrubbed of DAYTONA_* variables (SDK pitfall 6).
+    """
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DAYTONA_")}
+    full_env.update(env or {})
+    with tempfile.TemporaryDirectory(prefix="mr-node-") as tmp:
+        p = subprocess.run(["node", os.path.join(NODE_DIR, script)] + [str(a) for a in args],
+                           env=full_env, cwd=cwd or tmp, capture_output=True, text=True, timeout=timeout)
+    lines = []
+    for line in p.stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{") or line.startswith("["):
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                pass
+    assert p.returncode == 0, f"node {script} failed rc={p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+    return lines
