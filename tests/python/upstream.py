@@ -14,6 +14,8 @@ Routes:
   GET  /hold             never answers; records "hold-closed" when the connection is closed on it
   GET  /forever          a chunked body that never ends (records "forever-aborted" on a failed write)
   GET  /slow-headers?ms=N   answers after N ms
+  GET  /version          {"version": "upstream-fake"} (so that it can stand for a toolbox daemon)
+  GET  .../logs (WebSocket)  three binary messages, then close 1000 (a session log stream)
   GET  /ws               WebSocket echo; picks the first subprotocol offered; echoes close code and reason
 """
 import base64
@@ -86,8 +88,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         up = self.server.upstream
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query)
-        if url.path == "/ws" and (self.headers.get("Upgrade") or "").lower() == "websocket":
+        upgrade = (self.headers.get("Upgrade") or "").lower() == "websocket"
+        if url.path == "/ws" and upgrade:
             return self._websocket()
+        if url.path.endswith("/logs") and upgrade:
+            return self._websocket(script=[b"out1 ", b"out2 ", b"out3"])
         length, digest = self._read_body()
         record = {"method": self.command, "path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
                   "header_list": [(k.lower(), v) for k, v in self.headers.items()],
@@ -110,6 +115,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
                 return
             return self._reply(200, data)
+        if url.path == "/version":
+            return self._reply(200, b'{"version":"upstream-fake"}', "application/json")
         if url.path == "/redirect":
             return self._reply(302, b"", headers=[("Location", "/landed?x=1")])
         if url.path == "/abs-redirect":
@@ -164,7 +171,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
     # WebSocket ------------------------------------------------------------------------
-    def _websocket(self):
+    def _websocket(self, script=None):
         up = self.server.upstream
         key = self.headers.get("Sec-WebSocket-Key", "")
         accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
@@ -180,6 +187,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         sock = self.connection
+        if script is not None:
+            # a log stream: the messages, then a normal close
+            for message in script:
+                self._ws_send(sock, 0x2, message)
+            self._ws_send(sock, 0x8, struct.pack("!H", 1000))
+            self.close_connection = True
+            return
         try:
             while True:
                 opcode, payload = self._ws_read(sock)
