@@ -70,6 +70,8 @@ on_ws_connected (GObject *source, GAsyncResult *result, gpointer data)
       g_clear_object (&ws);
       goto out;
     }
+  if (ws == NULL && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    goto out;
   if (ws == NULL)
     {
       g_autofree char *message = g_strdup_printf ("bad request: failed to create outgoing request: %s", error->message);

@@ -83,6 +83,22 @@ mr_forwarder_set_failed_func (MrForwarder *self, MrForwardFailedFunc func, gpoin
 }
 
 /**
+ * mr_forwarder_drop_connections: (skip)
+ * @self: a forwarder
+ *
+ * Stops reusing the connections kept open to upstreams, for example because the
+ * upstream moved: a pooled connection to an address that vanished (a removed
+ * container) would otherwise hang the next request until TCP gives up. Requests in
+ * flight finish on the connections they have.
+ */
+void
+mr_forwarder_drop_connections (MrForwarder *self)
+{
+  /* each forward holds its own reference to the old client */
+  g_clear_object (&self->session);
+}
+
+/**
  * mr_forwarder_cancel_all: (skip)
  * @self: a forwarder
  *
@@ -99,6 +115,37 @@ mr_forwarder_cancel_all (MrForwarder *self)
       fwd->owner = NULL;
       if (fwd->done && fwd->stop)
         fwd->stop (fwd);           /* a tunnel, which outlives its message */
+      else
+        mr_forward_abort_client (fwd);
+    }
+}
+
+/**
+ * mr_forwarder_fail_all: (skip)
+ * @self: a forwarder
+ * @error: why (its #MR_ERROR code chooses the status)
+ *
+ * Ends every request in flight because its upstream is known to be gone: those not
+ * answered yet get @error as their answer, the others (and tunnels) are cut off. A
+ * vanished upstream sends no reset, so without this they would wait for TCP to give up.
+ */
+void
+mr_forwarder_fail_all (MrForwarder *self, const GError *error)
+{
+  while (self->active)
+    {
+      MrForward *fwd = self->active->data;
+      self->active = g_list_delete_link (self->active, self->active);
+      fwd->owner = NULL;
+      if (fwd->done && fwd->stop)
+        fwd->stop (fwd);
+      else if (!fwd->responded && !fwd->done)
+        {
+          mr_forward_ref (fwd);
+          g_cancellable_cancel (fwd->cancellable);
+          mr_forward_fail_gerror (fwd, error);
+          mr_forward_unref (fwd);
+        }
       else
         mr_forward_abort_client (fwd);
     }

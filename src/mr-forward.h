@@ -45,6 +45,8 @@ MrForwarder *mr_forwarder_new (MrForwardFlags flags);
 void         mr_forwarder_free (MrForwarder *self);
 void         mr_forwarder_set_failed_func (MrForwarder *self, MrForwardFailedFunc func, gpointer user_data);
 void         mr_forwarder_cancel_all (MrForwarder *self);
+void         mr_forwarder_drop_connections (MrForwarder *self);
+void         mr_forwarder_fail_all (MrForwarder *self, const GError *error);
 guint        mr_forwarder_get_active (MrForwarder *self);
 void         mr_forwarder_forward (MrForwarder *self, MrToolboxRequest *request,
                                    const char *base_url, const char *path);

@@ -60,6 +60,7 @@ struct _MrToolboxDocker {
 
   /* server thread only */
   MrForwarder *forwarder;
+  guint forwarder_generation;
 
   /* shared with the supervisor, under lock */
   GMutex lock;
@@ -72,6 +73,8 @@ struct _MrToolboxDocker {
   char *version;
   gboolean kick;
   gboolean quit;
+  guint generation;          /* bumped each time the toolbox is (re)made ready */
+  guint checks;              /* bumped after each supervisor round */
   GThread *supervisor;
 
   GMutex work;
@@ -101,6 +104,7 @@ set_ready (MrToolboxDocker *self, const char *base_url, const char *ip, const ch
   g_free (self->version);
   self->version = g_strdup (version);
   g_clear_pointer (&self->reason, g_free);
+  self->generation++;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
 }
@@ -573,6 +577,60 @@ check_once (MrToolboxDocker *self, char **reason)
   return ok;
 }
 
+/* Requests in flight to a toolbox that went away --------------------------------------- */
+
+typedef struct {
+  MrToolboxDocker *self;
+  char *reason;
+} Outage;
+
+static gboolean
+fail_in_flight (gpointer data)
+{
+  Outage *o = data;
+  g_autoptr(GError) error = NULL;
+
+  if (o->self->forwarder)
+    {
+      error = g_error_new (MR_ERROR, MR_ERROR_UNAVAILABLE, "the toolbox container %s went away: %s",
+                           o->self->name, o->reason);
+      mr_forwarder_fail_all (o->self->forwarder, error);
+      mr_forwarder_drop_connections (o->self->forwarder);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+outage_free (gpointer data)
+{
+  Outage *o = data;
+
+  g_object_unref (o->self);
+  g_free (o->reason);
+  g_free (o);
+}
+
+/* From the supervisor: the forwarder belongs to the server thread, so the requests in
+ * flight are ended there. A vanished container resets nothing: they would hang. */
+static void
+end_requests_in_flight (MrToolboxDocker *self, const char *reason)
+{
+  GMainContext *context = mr_runner_get_main_context (self->runner);
+  GSource *source;
+  Outage *o;
+
+  if (context == NULL)
+    return;
+  o = g_new0 (Outage, 1);
+  o->self = g_object_ref (self);
+  o->reason = g_strdup (reason);
+  /* a source, not g_main_context_invoke(): that may run it here, in the wrong thread */
+  source = g_idle_source_new ();
+  g_source_set_callback (source, fail_in_flight, o, outage_free);
+  g_source_attach (source, context);
+  g_source_unref (source);
+}
+
 static gpointer
 supervise (gpointer data)
 {
@@ -598,6 +656,7 @@ supervise (gpointer data)
         {
           g_message ("toolbox-docker: %s: bringing the toolbox back", reason);
           set_down (self, reason);
+          end_requests_in_flight (self, reason);
           if (!bring_up (self, &error))
             {
               g_warning ("toolbox-docker: cannot bring the toolbox back: %s", error->message);
@@ -608,6 +667,8 @@ supervise (gpointer data)
         }
       g_mutex_unlock (&self->work);
       g_mutex_lock (&self->lock);
+      self->checks++;
+      g_cond_broadcast (&self->cond);
     }
   g_mutex_unlock (&self->lock);
   return NULL;
@@ -629,12 +690,14 @@ docker_handle_headers (MrToolboxBackend *backend, MrToolboxRequest *request)
   SoupServerMessage *msg = mr_toolbox_request_get_message (request);
   g_autofree char *url = NULL;
   g_autofree char *reason = NULL;
+  guint generation;
 
   g_mutex_lock (&self->lock);
   if (self->phase == PHASE_READY)
     url = g_strdup (self->base_url);
   else
     reason = g_strdup (self->reason ? self->reason : "starting");
+  generation = self->generation;
   g_mutex_unlock (&self->lock);
 
   if (url == NULL)
@@ -649,6 +712,12 @@ docker_handle_headers (MrToolboxBackend *backend, MrToolboxRequest *request)
     {
       self->forwarder = mr_forwarder_new (MR_FORWARD_ERROR_BODY | MR_FORWARD_LOGS_FOLLOW);
       mr_forwarder_set_failed_func (self->forwarder, on_forward_failed, self);
+    }
+  if (self->forwarder_generation != generation)
+    {
+      /* a new container, or a new daemon: kept-alive connections lead to the old one */
+      mr_forwarder_drop_connections (self->forwarder);
+      self->forwarder_generation = generation;
     }
   mr_forwarder_forward (self->forwarder, request, url, mr_toolbox_request_get_path (request));
 }
@@ -686,22 +755,39 @@ docker_ensure_running (MrToolboxBackend *backend, GError **error)
 {
   MrToolboxDocker *self = MR_TOOLBOX_DOCKER (backend);
   gint64 deadline = g_get_monotonic_time () + (gint64) self->start_timeout_sec * G_USEC_PER_SEC;
-  gboolean ready;
+  g_autofree char *url = NULL;
+  g_autofree char *version = NULL;
+  guint generation, checks;
+  gboolean ready = FALSE;
+
+  /* as the seed's "ensure running" on start and create, but it looks: a toolbox that
+   * does not answer is brought back (by the supervisor) and waited for, bounded */
+  g_mutex_lock (&self->lock);
+  if (self->phase == PHASE_READY)
+    url = g_strdup (self->base_url);
+  g_mutex_unlock (&self->lock);
+  if (url && (version = probe_version (url, PROBE_TIMEOUT_MS, NULL)))
+    return TRUE;
 
   g_mutex_lock (&self->lock);
-  if (self->phase != PHASE_READY)
+  generation = self->generation;
+  checks = self->checks;
+  self->kick = TRUE;
+  g_cond_broadcast (&self->cond);
+  while (!self->quit)
     {
-      /* as the seed's "ensure running" on start and create: wait (bounded) for it */
-      self->kick = TRUE;
-      g_cond_broadcast (&self->cond);
-      while (self->phase != PHASE_READY && !self->quit)
-        if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
+      /* ready again, or found fine by a round that started after our look */
+      if (self->phase == PHASE_READY && (self->generation != generation || self->checks > checks + 1))
+        {
+          ready = TRUE;
           break;
+        }
+      if (!g_cond_wait_until (&self->cond, &self->lock, deadline))
+        break;
     }
-  ready = self->phase == PHASE_READY;
   if (!ready)
     g_set_error (error, MR_ERROR, MR_ERROR_UNAVAILABLE, "the toolbox container %s is not ready: %s", self->name,
-                 self->reason ? self->reason : "starting");
+                 self->reason ? self->reason : "it does not answer");
   g_mutex_unlock (&self->lock);
   return ready;
 }

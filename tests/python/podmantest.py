@@ -171,6 +171,16 @@ class PodmanEngine:
             time.sleep(0.1)
         raise PodmanUnavailable(f"podman system service did not answer: {self.service_log()}")
 
+    def _kill_leftovers(self):
+        """conmon monitors of exec sessions linger after their container is gone: every
+        process started for this engine names its temporary directory."""
+        import signal
+        for pid in _processes_mentioning(self.tmp):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
     def service_log(self):
         try:
             with open(os.path.join(self.tmp, "service.log")) as f:
@@ -193,6 +203,29 @@ class PodmanEngine:
                 return resp.status, raw
         finally:
             conn.close()
+
+    def exec_output(self, name, argv, timeout=60):
+        """Runs argv in the container; returns (exit code, stdout + stderr as bytes)."""
+        status, created = self.api("POST", f"/v1.41/containers/{name}/exec",
+                                   {"Cmd": argv, "AttachStdout": True, "AttachStderr": True, "Tty": False})
+        if status != 201:
+            raise RuntimeError(f"exec create: {status} {created}")
+        conn = _UnixHTTPConnection(self.socket_path, timeout=timeout)
+        try:
+            conn.request("POST", f"/v1.41/exec/{created['Id']}/start",
+                         body=json.dumps({"Detach": False, "Tty": False}).encode(),
+                         headers={"Content-Type": "application/json"})
+            raw = conn.getresponse().read()
+        finally:
+            conn.close()
+        # the multiplexed stream: 8-byte headers (stream, 0, 0, 0, big-endian size)
+        out, i = b"", 0
+        while i + 8 <= len(raw):
+            size = int.from_bytes(raw[i + 4:i + 8], "big")
+            out += raw[i + 8:i + 8 + size]
+            i += 8 + size
+        code = self.api("GET", f"/v1.41/exec/{created['Id']}/json")[1].get("ExitCode")
+        return code, out
 
     def import_image(self, tag):
         tarball = os.path.join(self.tmp, "rootfs.tar")
@@ -229,10 +262,25 @@ class PodmanEngine:
                 self.podman("rm", "-af", check=False, timeout=60)
             except Exception:
                 pass
+            self._kill_leftovers()
         finally:
             if self.log:
                 self.log.close()
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _processes_mentioning(text):
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    pids.append(int(entry))
+        except OSError:
+            pass
+    return pids
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):
