@@ -216,6 +216,8 @@ relay_answer (MrForward *fwd)
   soup_message_body_truncate (body);
   soup_message_body_append (body, SOUP_MEMORY_COPY, t->body->data, t->body->len);
   soup_message_headers_set_content_length (headers, t->body->len);
+  if (t->status == SOUP_STATUS_NO_CONTENT || t->status == SOUP_STATUS_NOT_MODIFIED)
+    mr_forward_keep_alive_without_body (fwd);
   mr_forward_respond (fwd);
   g_io_stream_close (G_IO_STREAM (t->upstream), NULL, NULL);
 }

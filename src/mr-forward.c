@@ -518,6 +518,22 @@ on_got_body (SoupServerMessage *msg, MrForward *fwd)
   soup_server_message_pause (msg);
 }
 
+/* libsoup 3.2 drops Content-Length from a 204 (and a 304 may come without one): with no
+ * length left it takes the answer for one delimited by EOF and closes the connection,
+ * without saying so, under a client that means to reuse it. A zero length put back once
+ * the headers are on the wire keeps the connection and leaves the wire format alone. */
+static void
+restore_zero_length (SoupServerMessage *msg, gpointer data)
+{
+  soup_message_headers_set_content_length (soup_server_message_get_response_headers (msg), 0);
+}
+
+void
+mr_forward_keep_alive_without_body (MrForward *fwd)
+{
+  g_signal_connect (fwd->msg, "wrote-headers", G_CALLBACK (restore_zero_length), NULL);
+}
+
 /* Plain HTTP ------------------------------------------------------------------------ */
 
 static void pump (MrForward *fwd);
@@ -611,9 +627,15 @@ on_sent (GObject *source, GAsyncResult *result, gpointer data)
   headers = soup_server_message_get_response_headers (fwd->msg);
   soup_server_message_set_status (fwd->msg, status, soup_message_get_reason_phrase (fwd->upstream));
   mr_forward_copy_response_headers (fwd, up_headers, status, FALSE);
-  if (soup_message_headers_get_encoding (up_headers) == SOUP_ENCODING_CONTENT_LENGTH)
+  if (status == SOUP_STATUS_NO_CONTENT || status == SOUP_STATUS_NOT_MODIFIED)
+    {
+      if (soup_message_headers_get_encoding (up_headers) == SOUP_ENCODING_CONTENT_LENGTH)
+        soup_message_headers_set_content_length (headers, soup_message_headers_get_content_length (up_headers));
+      mr_forward_keep_alive_without_body (fwd);
+    }
+  else if (soup_message_headers_get_encoding (up_headers) == SOUP_ENCODING_CONTENT_LENGTH)
     soup_message_headers_set_content_length (headers, soup_message_headers_get_content_length (up_headers));
-  else if (status != SOUP_STATUS_NO_CONTENT && status != SOUP_STATUS_NOT_MODIFIED)
+  else
     soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
   soup_message_body_set_accumulate (soup_server_message_get_response_body (fwd->msg), FALSE);
   fwd->wrote_data_id = g_signal_connect (fwd->msg, "wrote-body-data", G_CALLBACK (on_wrote_body_data), fwd);

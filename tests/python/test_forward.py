@@ -218,6 +218,20 @@ def test_statuses_pass_through(door, upstream, status):
     assert r.body == (b"" if status == 204 else f"status {status}".encode())
 
 
+def test_connection_is_kept_alive_across_answers(door, upstream):
+    # one client connection for all of them, 204 and 304 included (libsoup would close it)
+    conn = door.connection()
+    try:
+        for path in ["/status/204", "/echo/1", "/status/304", "/status/404", "/redirect", "/echo/2"]:
+            conn.request("GET", door.prefix + f"/proxy/{upstream.port}{path}", headers=door.auth)
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == int(path.rsplit("/", 1)[1]) if path.startswith("/status") else resp.status in (200, 302)
+            assert resp.getheader("Connection") != "close"
+    finally:
+        conn.close()
+
+
 def test_unreachable_port_is_502_with_empty_body(door):
     r = door.request("GET", f"/proxy/{closed_port()}/anything?x=1")
     assert r.status == 502
