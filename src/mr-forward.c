@@ -683,7 +683,8 @@ start_http (MrForward *fwd)
 
       fwd->pipe = mr_forward_pipe_new ();
       mr_forward_pipe_set_drain_func (fwd->pipe, on_pipe_drained, fwd);
-      soup_message_set_request_body (fwd->upstream, soup_message_headers_get_content_type (req, NULL),
+      /* the whole Content-Type: a multipart body is nothing without its boundary */
+      soup_message_set_request_body (fwd->upstream, soup_message_headers_get_one (req, "Content-Type"),
                                      G_INPUT_STREAM (fwd->pipe),
                                      chunked ? -1 : soup_message_headers_get_content_length (req));
       /* a streamed body cannot be sent again, as a retry on a stale pooled connection would */

@@ -136,6 +136,14 @@ def test_request_headers(door, upstream):
         assert seen["authorization"] == f"Bearer {door.token}"
 
 
+@pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=----x123", "text/plain; charset=utf-8"])
+def test_content_type_parameters_are_kept(door, upstream, content_type):
+    r = door.request("POST", f"/proxy/{upstream.port}/echo/ct", raw_body=b"--x--",
+                     headers={"Content-Type": content_type})
+    assert r.status == 200
+    assert r.json()["headers"]["content-type"] == content_type
+
+
 def test_response_headers(door, upstream):
     r = door.request("GET", f"/proxy/{upstream.port}/headers-out")
     assert r.status == 200 and r.body == b"ok"

@@ -150,11 +150,11 @@ def test_files_written_through_one_sandbox_are_read_through_the_other(toolbox):
 def test_execute_runs_in_the_container(toolbox):
     area(toolbox, "POST", "/process/execute", "process execution")
     r = toolbox.post(tb("sb-a", "/process/execute"),
-                     {"command": "sh -c \"cat /etc/hostname; pwd; id -u; echo err >&2; exit 3\""})
+                     {"command": "sh -c \"cat /etc/group; pwd; id -u; echo err >&2; exit 3\""})
     assert r.status == 200, r
     out = r.json()
     assert out["exitCode"] == 3
-    assert "mock-runner-toolbox" in out["result"]      # the image's /etc/hostname file
+    assert "daytona:x:1000:" in out["result"]          # the image's /etc/group, not the host's
     assert "/home/daytona" in out["result"]
     assert "err" in out["result"]
     # the SDK's wrapping
