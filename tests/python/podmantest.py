@@ -24,7 +24,8 @@ import http.client
 # PTYs, coreutils for commands, and sleep for the container's idle command.
 PROGRAMS = ["sh", "bash", "sleep", "cat", "ls", "echo", "mkdir", "rm", "env", "pwd", "true", "false", "id",
             "uname", "head", "tail", "wc", "printf", "stty", "touch", "chmod", "cp", "mv", "date", "tee", "sort",
-            "dirname", "basename", "test", "grep", "sed", "tr", "seq", "stat", "readlink", "whoami", "kill"]
+            "dirname", "basename", "test", "grep", "sed", "tr", "seq", "stat", "readlink", "whoami", "kill",
+            "base64", "ps"]
 
 
 class PodmanUnavailable(Exception):
