@@ -41,6 +41,7 @@ typedef struct {
   goffset remaining;
   GByteArray *body;
   /* the spliced connections */
+  GBytes *early;                 /* what the upstream sent right after its 101 */
   GIOStream *client_stream;
   GSocket *client_socket;
   guint splices;
@@ -68,6 +69,7 @@ tunnel_free (gpointer data)
   g_clear_pointer (&t->headers, soup_message_headers_unref);
   g_free (t->reason);
   g_clear_pointer (&t->body, g_byte_array_unref);
+  g_clear_pointer (&t->early, g_bytes_unref);
   g_free (t);
 }
 
@@ -155,6 +157,38 @@ tunnel_stop (MrForward *fwd)
 }
 
 static void
+splice_from_upstream (MrForward *fwd)
+{
+  Tunnel *t = tunnel_of (fwd);
+
+  /* from the socket's own stream: a buffered stream in a splice can lose what it holds */
+  g_output_stream_splice_async (g_io_stream_get_output_stream (t->client_stream),
+                                g_io_stream_get_input_stream (G_IO_STREAM (t->upstream)),
+                                G_OUTPUT_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, fwd->cancellable,
+                                on_spliced, mr_forward_ref (fwd));
+}
+
+static void
+on_early_written (GObject *source, GAsyncResult *result, gpointer data)
+{
+  MrForward *fwd = data;
+  g_autoptr(GError) error = NULL;
+
+  if (g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
+    splice_from_upstream (fwd);
+  else
+    {
+      /* counts as the end of the upstream-to-client direction */
+      Tunnel *t = tunnel_of (fwd);
+      g_cancellable_cancel (fwd->cancellable);
+      close_both (fwd);
+      if (--t->splices == 0)
+        mr_forward_finish (fwd);
+    }
+  mr_forward_unref (fwd);
+}
+
+static void
 on_switched (SoupServerMessage *msg, gpointer data)
 {
   MrForward *fwd = data;
@@ -182,10 +216,14 @@ on_switched (SoupServerMessage *msg, gpointer data)
                                 g_io_stream_get_input_stream (t->client_stream),
                                 G_OUTPUT_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, fwd->cancellable,
                                 on_spliced, mr_forward_ref (fwd));
-  /* from the data stream: it may already hold the first bytes after the 101 */
-  g_output_stream_splice_async (g_io_stream_get_output_stream (t->client_stream), G_INPUT_STREAM (t->up_in),
-                                G_OUTPUT_STREAM_SPLICE_NONE, G_PRIORITY_DEFAULT, fwd->cancellable,
-                                on_spliced, mr_forward_ref (fwd));
+  /* What the upstream sent with its 101 (a first frame, often) was read into the
+   * handshake's buffer: it goes first, then the socket is spliced as it is. */
+  if (t->early && g_bytes_get_size (t->early) > 0)
+    g_output_stream_write_all_async (g_io_stream_get_output_stream (t->client_stream),
+                                     g_bytes_get_data (t->early, NULL), g_bytes_get_size (t->early),
+                                     G_PRIORITY_DEFAULT, fwd->cancellable, on_early_written, mr_forward_ref (fwd));
+  else
+    splice_from_upstream (fwd);
 }
 
 static void
@@ -420,7 +458,12 @@ on_head_line (GObject *source, GAsyncResult *result, gpointer data)
       goto out;
     }
   if (t->status == SOUP_STATUS_SWITCHING_PROTOCOLS)
-    relay_switch (fwd);
+    {
+      gsize n = 0;
+      const void *early = g_buffered_input_stream_peek_buffer (G_BUFFERED_INPUT_STREAM (t->up_in), &n);
+      t->early = g_bytes_new (early, n);
+      relay_switch (fwd);
+    }
   else
     start_body (fwd);
 out:

@@ -285,6 +285,18 @@ def test_websocket_is_tunnelled(door, upstream):
     assert "x-daytona-authorization" not in seen["headers"]
 
 
+def test_websocket_first_frame_sent_with_the_101_arrives(door, upstream):
+    for _ in range(5):
+        ws = wsclient.WebSocket.connect(door.url, door.prefix + f"/proxy/{upstream.port}/ws-greet", headers=door.auth)
+        try:
+            ws.settimeout(10)
+            assert ws.recv() == ("text", "welcome")
+            ws.send_text("and then")
+            assert ws.recv() == ("text", "and then")
+        finally:
+            ws.shutdown()
+
+
 def test_websocket_to_unreachable_port_is_502(door):
     with pytest.raises(wsclient.HandshakeError) as e:
         wsclient.WebSocket.connect(door.url, door.prefix + f"/proxy/{closed_port()}/ws", headers=door.auth)

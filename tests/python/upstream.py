@@ -16,6 +16,7 @@ Routes:
   GET  /slow-headers?ms=N   answers after N ms
   GET  /version          {"version": "upstream-fake"} (so that it can stand for a toolbox daemon)
   GET  .../logs (WebSocket)  three binary messages, then close 1000 (a session log stream)
+  GET  /ws-greet         the same, with a first text frame "welcome" sent together with the 101
   GET  /ws               WebSocket echo; picks the first subprotocol offered; echoes close code and reason
 """
 import base64
@@ -91,6 +92,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         upgrade = (self.headers.get("Upgrade") or "").lower() == "websocket"
         if url.path == "/ws" and upgrade:
             return self._websocket()
+        if url.path == "/ws-greet" and upgrade:
+            return self._websocket(greeting=b"welcome")
         if url.path.endswith("/logs") and upgrade:
             return self._websocket(script=[b"out1 ", b"out2 ", b"out3"])
         length, digest = self._read_body()
@@ -171,22 +174,23 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
 
     # WebSocket ------------------------------------------------------------------------
-    def _websocket(self, script=None):
+    def _websocket(self, script=None, greeting=None):
         up = self.server.upstream
         key = self.headers.get("Sec-WebSocket-Key", "")
         accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
         offered = [p.strip() for p in (self.headers.get("Sec-WebSocket-Protocol") or "").split(",") if p.strip()]
         up.requests.append({"method": "GET", "path": self.path, "websocket": True,
                             "headers": {k.lower(): v for k, v in self.headers.items()}})
-        self.send_response(101, "Switching Protocols")
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", accept)
+        head = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Accept: {accept}\r\n")
         if offered:
-            self.send_header("Sec-WebSocket-Protocol", offered[0])
-        self.end_headers()
-        self.wfile.flush()
+            head += f"Sec-WebSocket-Protocol: {offered[0]}\r\n"
+        data = (head + "\r\n").encode()
+        if greeting is not None:
+            # the first frame in the same write as the handshake answer, as servers often do
+            data += bytes([0x81, len(greeting)]) + greeting
         sock = self.connection
+        sock.sendall(data)
         if script is not None:
             # a log stream: the messages, then a normal close
             for message in script:
