@@ -1631,8 +1631,9 @@ stream_on_wrote_chunk (SoupServerMessage *msg, Stream *s)
 static void
 stream_on_finished (SoupServerMessage *msg, Stream *s)
 {
-  /* complete, or the client went away: close the file now */
-  stream_release (s);
+  /* complete, or the client went away: close the file and free the state now rather
+   * than when the message goes (something may keep the message alive) */
+  g_object_set_data (G_OBJECT (msg), "mr-files-stream", NULL);
 }
 
 /* Starts streaming the response body of @call: status and headers must be set. */
@@ -2394,6 +2395,10 @@ upload_detach (Upload *u)
   u->call = NULL;
   g_clear_pointer (&u->parser, mr_multipart_parser_free);
   g_clear_pointer (&u->current, target_unref);
+  /* nothing will be answered: let the files close as soon as their writes are done */
+  g_clear_pointer (&u->single, target_unref);
+  if (u->entries)
+    g_array_set_size (u->entries, 0);
 }
 
 static void
@@ -2682,7 +2687,8 @@ on_part_begin (SoupMessageHeaders *headers, gpointer user_data, GError **error)
       t = target_create (u->work_dir, dest, 0755, &status, &message, &failed_dir);
       if (t == NULL)
         {
-          bulk_add_error (u, failed_dir ? g_strdup_printf ("%s: mkdir %s: %s", dest, failed_dir, strchr (message, ':') + 2)
+          /* "<dest>: mkdir <dir>: <MkdirAll's error>" or "<dest>: create: <os.Create's>" */
+          bulk_add_error (u, failed_dir ? g_strdup_printf ("%s: mkdir %s: %s", dest, failed_dir, message)
                                         : g_strdup_printf ("%s: create: %s", dest, message));
           return TRUE;
         }
@@ -2779,7 +2785,9 @@ on_upload_body (SoupServerMessage *msg, gpointer user_data)
 static void
 on_upload_finished (SoupServerMessage *msg, gpointer user_data)
 {
-  upload_detach (user_data);
+  /* drop our state now rather than when the message goes: something may keep the
+   * message alive long after the exchange */
+  g_object_set_data (G_OBJECT (msg), "mr-files-upload", NULL);
 }
 
 static void
