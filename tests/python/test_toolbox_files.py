@@ -940,3 +940,40 @@ def test_client_disconnects_mid_upload_and_download(big):
     r = tb.call("GET", "/files/info", {"path": "dl.bin"})
     assert r.status == 200 and r.json()["size"] == 64 * BLOCK
     assert tb.runner.proc.poll() is None
+
+
+def read_response(sock):
+    """One HTTP response from a raw socket: (status line, headers, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return lines[0], headers, body
+
+
+def test_keep_alive_after_bodiless_answers(tb, d):
+    """A 204 or 304 must not end the connection: keep-alive clients reuse it."""
+    tb.write(f"{d}/k.txt", "keep")
+    auth = f"Authorization: Bearer {tb.runner.token}\r\nHost: x\r\n"
+    with socket.create_connection(("127.0.0.1", tb.runner.port), timeout=10) as s:
+        s.sendall(f"GET {tb.url('/files/download', {'path': f'{d}/k.txt'})} HTTP/1.1\r\n{auth}\r\n".encode())
+        status, headers, body = read_response(s)
+        assert status.endswith("200 OK") and body == b"keep"
+        since = headers["last-modified"]
+        s.sendall(f"GET {tb.url('/files/download', {'path': f'{d}/k.txt'})} HTTP/1.1\r\n{auth}"
+                  f"If-Modified-Since: {since}\r\n\r\n".encode())
+        status, headers, body = read_response(s)
+        assert status.endswith("304 Not Modified") and body == b""
+        s.sendall(f"DELETE {tb.url('/files', {'path': f'{d}/k.txt'})} HTTP/1.1\r\n{auth}\r\n".encode())
+        status, headers, body = read_response(s)
+        assert status.endswith("204 No Content") and "content-length" not in headers
+        s.sendall(f"GET {tb.url('/files/info', {'path': d})} HTTP/1.1\r\n{auth}\r\n".encode())
+        status, headers, body = read_response(s)
+        assert status.endswith("200 OK") and json.loads(body)["name"] == d
