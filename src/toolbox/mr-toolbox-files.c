@@ -1423,32 +1423,68 @@ static const MrDtoField replace_fields[] = {
 };
 static const MrDtoSchema replace_request = { "ReplaceRequest", replace_fields };
 
+/* os.ReadFile */
+static char *
+read_whole_file (const char *os_file, const char *file, GByteArray *content)
+{
+  int fd = open (os_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  char *buf;
+  struct stat st;
+  gssize n;
+  int err;
+
+  if (fd < 0)
+    return path_error ("open", file, errno);
+  /* only regular files: a FIFO or a device could block the worker for good */
+  if (fstat (fd, &st) != 0)
+    st.st_mode = 0;
+  if (!S_ISREG (st.st_mode))
+    {
+      err = S_ISDIR (st.st_mode) ? EISDIR : EINVAL;
+      close (fd);
+      return path_error ("read", file, err);
+    }
+  buf = g_malloc (CHUNK_SIZE);
+  while ((n = read (fd, buf, CHUNK_SIZE)) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          err = errno;
+          g_free (buf);
+          close (fd);
+          return path_error ("read", file, err);
+        }
+      g_byte_array_append (content, (guint8 *) buf, n);
+    }
+  g_free (buf);
+  close (fd);
+  return NULL;
+}
+
 static char *
 replace_in_file (const char *os_file, const char *file, const char *pattern, const char *value)
 {
-  g_autofree char *content = NULL;
+  g_autoptr(GByteArray) content = g_byte_array_new ();
   g_autoptr(GString) out = NULL;
-  gsize len = 0, plen = strlen (pattern);
-  const char *p, *hit;
-  struct stat st;
+  gsize plen = strlen (pattern);
+  const char *data, *p, *hit;
+  char *failure;
+  gsize len, off = 0;
   int fd;
-  gsize off = 0;
 
-  if (!g_file_get_contents (os_file, &content, &len, NULL))
-    {
-      int err = errno;
-      /* g_file_get_contents sets errno from the failing syscall */
-      if (stat (os_file, &st) == 0 && S_ISDIR (st.st_mode))
-        return path_error ("read", file, EISDIR);
-      return path_error ("open", file, err ? err : EIO);
-    }
+  if ((failure = read_whole_file (os_file, file, content)) != NULL)
+    return failure;
+  data = (const char *) content->data;
+  len = content->len;
   out = g_string_sized_new (len);
-  for (p = content; (hit = memmem (p, len - (p - content), pattern, plen)) != NULL; p = hit + plen)
+  for (p = data; (hit = memmem (p, len - (p - data), pattern, plen)) != NULL; p = hit + plen)
     {
       g_string_append_len (out, p, hit - p);
       g_string_append (out, value);
     }
-  g_string_append_len (out, p, len - (p - content));
+  g_string_append_len (out, p, len - (p - data));
   /* os.WriteFile: create with 0644 or truncate keeping the mode */
   fd = open (os_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
@@ -2280,7 +2316,9 @@ target_create (const char *work_dir, const char *dest, mode_t dir_mode, guint *s
         *failed_dir = g_steal_pointer (&dir);
       return NULL;
     }
-  fd = open (os_dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  /* O_NONBLOCK: opening a FIFO nobody reads must fail (ENXIO), not hang the server
+   * thread; writes then block again, in the writer thread */
+  fd = open (os_dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0666);
   if (fd < 0)
     {
       int err = errno;
@@ -2288,6 +2326,7 @@ target_create (const char *work_dir, const char *dest, mode_t dir_mode, guint *s
       *message = path_error ("open", dest, err);
       return NULL;
     }
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) & ~O_NONBLOCK);
   t = g_new0 (Target, 1);
   t->ref = 1;
   t->fd = fd;

@@ -977,3 +977,81 @@ def test_keep_alive_after_bodiless_answers(tb, d):
         s.sendall(f"GET {tb.url('/files/info', {'path': d})} HTTP/1.1\r\n{auth}\r\n".encode())
         status, headers, body = read_response(s)
         assert status.endswith("200 OK") and json.loads(body)["name"] == d
+
+
+def test_write_errors_are_reported(tb, d):
+    """A failing write (a full disk: /dev/full) is the upload's error, not a silent success."""
+    r = post_multipart(tb, "/files/upload", [("file", "f", b"x" * 100000)], {"path": "/dev/full"})
+    assert r.status == 400 and error_message(r) == "write /dev/full: no space left on device"
+    r = post_multipart(tb, "/files/bulk-upload", [("files[0].path", None, "/dev/full"), ("files[0].file", "f", b"data"),
+                                                  ("files[1].path", None, f"{d}/fine.txt"), ("files[1].file", "f", b"ok")])
+    assert r.status == 400
+    assert r.json() == {"errors": ["/dev/full: write: write /dev/full: no space left on device"],
+                        "files": [{"path": f"{d}/fine.txt", "bytes": 2}]}
+
+
+def test_fifos_never_block_the_server(tb, d):
+    fifo = tb.path(d, "fifo")
+    os.mkfifo(fifo)
+    # nobody reads it: the upload fails at once instead of hanging the runner
+    r = post_multipart(tb, "/files/upload", [("file", "f", b"x")], {"path": f"{d}/fifo"}, )
+    assert r.status == 400 and error_message(r) == f"open {d}/fifo: no such device or address"
+    r = tb.call("POST", "/files/replace", body={"files": [f"{d}/fifo"], "pattern": "a", "newValue": "b"}, timeout=10)
+    assert r.status == 200 and r.json() == [{"file": f"{d}/fifo", "success": False,
+                                             "error": f"read {d}/fifo: invalid argument"}]
+    r = tb.call("GET", "/files/find", {"path": d, "pattern": "x"}, timeout=10)
+    assert r.status == 200 and r.json() == []
+
+
+def test_upload_backpressure_when_the_disk_lags(big, tmp_path):
+    """Writes slower than the network: the runner stops reading instead of buffering.
+
+    The destination is a FIFO that the test drains only after a while, so the writer
+    thread blocks like on a slow disk; meanwhile the client's send must stall and the
+    runner's memory must stay flat. Then everything arrives, in order."""
+    tb = big
+    pid = tb.runner.proc.pid
+    total = 128 * BLOCK
+    fifo = tb.path("slow-disk")
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    sent = [0]
+    sha = hashlib.sha256()
+    base = vm_rss_kib(pid)
+
+    def body():
+        yield (b"--bp\r\nContent-Disposition: form-data; name=\"files[0].path\"\r\n\r\nslow-disk\r\n"
+               b"--bp\r\nContent-Disposition: form-data; name=\"files[0].file\"; filename=\"s\"\r\n\r\n")
+        for block in big_blocks(total, seed=b"backpressure"):
+            sha.update(block)
+            sent[0] += len(block)
+            yield block
+        yield b"\r\n--bp--\r\n"
+
+    result = {}
+
+    def upload():
+        result["r"] = raw_request(tb, "POST", tb.url("/files/bulk-upload"), body(),
+                                  {"Content-Type": "multipart/form-data; boundary=bp"})
+
+    t = threading.Thread(target=upload)
+    with RssSampler(pid) as s:
+        t.start()
+        time.sleep(2)
+        stalled_at = sent[0]
+        assert t.is_alive() and stalled_at < total // 2, f"the client sent {stalled_at} bytes into a stalled disk"
+        got = hashlib.sha256()
+        received = 0
+        os.set_blocking(reader, True)
+        while received < total:
+            chunk = os.read(reader, 1 << 20)
+            assert chunk
+            got.update(chunk)
+            received += len(chunk)
+        t.join(60)
+    os.close(reader)
+    assert result["r"].status == 200, result["r"]
+    assert result["r"].json() == {"files": [{"path": "slow-disk", "bytes": total}]}
+    assert got.hexdigest() == sha.hexdigest()
+    assert (s.peak - base) < 64 * 1024, f"RSS grew by {(s.peak - base) // 1024} MiB"
+    os.unlink(fifo)
