@@ -172,6 +172,15 @@ path_error (const char *op, const char *path, int err)
   return g_strdup_printf ("%s %s: %s", op, path, text);
 }
 
+/* A Shape A error; paths in messages are bytes, JSON wants UTF-8 (Go writes U+FFFD). */
+static void
+reply_error (MrTbCall *call, guint status, const char *message)
+{
+  g_autofree char *valid = g_utf8_make_valid (message, -1);
+
+  mr_tb_reply_error (call, status, valid);
+}
+
 /* The usual mapping: missing 404, permission 403, anything else 400. */
 static guint
 errno_status (int err)
@@ -401,7 +410,7 @@ op_done (GObject *source, GAsyncResult *result, gpointer user_data)
   if (op->finished)
     return;
   if (op->status >= 400)
-    mr_tb_reply_error (op->call, op->status, op->message ? op->message : "");
+    reply_error (op->call, op->status, op->message ? op->message : "");
   else if (op->json)
     mr_tb_reply_json (op->call, op->status, op->json);
   else
@@ -1914,20 +1923,21 @@ handle_download (MrTbCall *call)
 
   if (path == NULL || *path == '\0')
     {
-      mr_tb_reply_error (call, 400, "path is required");
+      reply_error (call, 400, "path is required");
       return;
     }
   abs = go_abs (mr_toolbox_get_work_dir (call->toolbox), path);
   if (stat (abs, &st) != 0)
     {
-      g_autofree char *message = path_error ("stat", abs, errno);
-      mr_tb_reply_error (call, errno_status (errno), message);
+      int err = errno;
+      g_autofree char *message = path_error ("stat", abs, err);
+      reply_error (call, errno_status (err), message);
       return;
     }
   /* directories, and FIFOs or devices that would block or never end */
   if (!S_ISREG (st.st_mode))
     {
-      mr_tb_reply_error (call, 400, "path must be a file");
+      reply_error (call, 400, "path must be a file");
       return;
     }
   fd = open (abs, O_RDONLY | O_CLOEXEC);
@@ -1935,7 +1945,7 @@ handle_download (MrTbCall *call)
     {
       int err = errno;
       g_autofree char *message = path_error ("open", abs, err);
-      mr_tb_reply_error (call, errno_status (err), message);
+      reply_error (call, errno_status (err), message);
       return;
     }
 
@@ -2617,22 +2627,14 @@ reply_bulk (Upload *u)
 static void
 reply_single (Upload *u)
 {
-  g_autofree char *safe = NULL;
-
   if (u->fail_message)
-    {
-      safe = g_utf8_make_valid (u->fail_message, -1);
-      mr_tb_reply_error (u->call, u->fail_status, safe);
-    }
+    reply_error (u->call, u->fail_status, u->fail_message);
   else if (u->parse_error)
-    mr_tb_reply_error (u->call, 400, u->parse_error);
+    reply_error (u->call, 400, u->parse_error);
   else if (!u->single_seen)
-    mr_tb_reply_error (u->call, 400, "http: no such file");
+    reply_error (u->call, 400, "http: no such file");
   else if (u->single->error)
-    {
-      safe = g_utf8_make_valid (u->single->error, -1);
-      mr_tb_reply_error (u->call, 400, safe);
-    }
+    reply_error (u->call, 400, u->single->error);
   else if (u->kind == UPLOAD_FORM)
     mr_tb_reply_empty (u->call, 200);
   else
@@ -2870,12 +2872,12 @@ start_upload (MrTbCall *call, UploadKind kind)
     }
   if (kind != UPLOAD_BULK && (path == NULL || *path == '\0'))
     {
-      mr_tb_reply_error (call, 400, "path is required");
+      reply_error (call, 400, "path is required");
       return;
     }
   if (kind == UPLOAD_FORM && boundary == NULL)
     {
-      mr_tb_reply_error (call, 400, "request Content-Type isn't multipart/form-data");
+      reply_error (call, 400, "request Content-Type isn't multipart/form-data");
       return;
     }
 
@@ -2907,8 +2909,7 @@ start_upload (MrTbCall *call, UploadKind kind)
       u->single = target_create (u->work_dir, u->dest, 0755, &status, &message, NULL);
       if (u->single == NULL)
         {
-          g_autofree char *safe = g_utf8_make_valid (message, -1);
-          mr_tb_reply_error (call, status, safe);
+          reply_error (call, status, message);
           upload_unref (u);
           return;
         }

@@ -1055,3 +1055,15 @@ def test_upload_backpressure_when_the_disk_lags(big, tmp_path):
     assert got.hexdigest() == sha.hexdigest()
     assert (s.peak - base) < 64 * 1024, f"RSS grew by {(s.peak - base) // 1024} MiB"
     os.unlink(fifo)
+
+
+def test_non_utf8_names_give_valid_json(tb, d):
+    raw = os.path.join(tb.work, d).encode() + b"/caf\xe9.txt"
+    with open(raw, "wb") as f:
+        f.write(b"x")
+    r = tb.call("GET", "/files", {"path": d})
+    assert r.status == 200 and r.json()[0]["name"] == "caf\ufffd.txt"
+    r = tb.runner.get(tb.prefix + "/files/info?path=" + urllib.parse.quote(d.encode() + b"/nope\xff"))
+    assert r.status == 404 and error_message(r) == f"stat {d}/nope\ufffd: no such file or directory"
+    r = tb.call("GET", "/files/search", {"path": d, "pattern": "caf*"})
+    assert r.json() == {"files": [f"{d}/caf\ufffd.txt"]}
