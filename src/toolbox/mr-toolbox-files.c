@@ -181,6 +181,14 @@ reply_error (MrTbCall *call, guint status, const char *message)
   mr_tb_reply_error (call, status, valid);
 }
 
+/* mr_tb_reply_json() serializes @node; this one also frees it. */
+static void
+reply_json_take (MrTbCall *call, guint status, JsonNode *node)
+{
+  mr_tb_reply_json (call, status, node);
+  json_node_unref (node);
+}
+
 /* The usual mapping: missing 404, permission 403, anything else 400. */
 static guint
 errno_status (int err)
@@ -2621,7 +2629,7 @@ reply_bulk (Upload *u)
   /* [latest] lists what was written; at-mock answered with an empty body, which the
    * SDKs ignore either way */
   json_object_set_array_member (o, "files", files);
-  mr_tb_reply_json (u->call, status, object_node (o));
+  reply_json_take (u->call, status, object_node (o));
 }
 
 static void
@@ -2645,7 +2653,7 @@ reply_single (Upload *u)
       set_string (o, "name", name);
       set_string (o, "path", u->dest);
       json_object_set_string_member (o, "type", "file");
-      mr_tb_reply_json (u->call, 200, object_node (o));
+      reply_json_take (u->call, 200, object_node (o));
     }
 }
 
@@ -2867,7 +2875,7 @@ start_upload (MrTbCall *call, UploadKind kind)
       JsonArray *errors = json_array_new ();
       json_array_add_string_element (errors, "invalid multipart form");
       json_object_set_array_member (o, "errors", errors);
-      mr_tb_reply_json (call, 400, object_node (o));
+      reply_json_take (call, 400, object_node (o));
       return;
     }
   if (kind != UPLOAD_BULK && (path == NULL || *path == '\0'))
