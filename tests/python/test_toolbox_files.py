@@ -706,7 +706,7 @@ def test_unknown_files_route(tb):
 # Permission errors (403): the runner runs as an unprivileged user ----------------------
 
 @pytest.fixture(scope="module")
-def unprivileged(tmp_path_factory):
+def unprivileged():
     work = tempfile.mkdtemp(prefix="mr-files-unpriv-")
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
@@ -719,6 +719,9 @@ def unprivileged(tmp_path_factory):
             # the runner reads .env from its cwd: give it one it may enter
             t = start_toolbox(work, args=["--reuid=65534", "--regid=65534", "--clear-groups", "--",
                                           "env", f"--chdir={work}", saved])
+        except RuntimeError as e:
+            shutil.rmtree(work, ignore_errors=True)
+            pytest.skip(f"cannot run the runner as an unprivileged user here: {e}")
         finally:
             mrtest.MOCK_RUNNER_BIN = saved
     else:
@@ -817,7 +820,7 @@ def big_blocks(n_bytes, seed=b"mock-runner"):
 
 
 @pytest.fixture(scope="module")
-def big(tmp_path_factory):
+def big():
     work = tempfile.mkdtemp(prefix="mr-files-big-")
     t = start_toolbox(work)
     yield t
@@ -981,6 +984,8 @@ def test_keep_alive_after_bodiless_answers(tb, d):
 
 def test_write_errors_are_reported(tb, d):
     """A failing write (a full disk: /dev/full) is the upload's error, not a silent success."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
     r = post_multipart(tb, "/files/upload", [("file", "f", b"x" * 100000)], {"path": "/dev/full"})
     assert r.status == 400 and error_message(r) == "write /dev/full: no space left on device"
     r = post_multipart(tb, "/files/bulk-upload", [("files[0].path", None, "/dev/full"), ("files[0].file", "f", b"data"),
@@ -1003,7 +1008,7 @@ def test_fifos_never_block_the_server(tb, d):
     assert r.status == 200 and r.json() == []
 
 
-def test_upload_backpressure_when_the_disk_lags(big, tmp_path):
+def test_upload_backpressure_when_the_disk_lags(big):
     """Writes slower than the network: the runner stops reading instead of buffering.
 
     The destination is a FIFO that the test drains only after a while, so the writer
