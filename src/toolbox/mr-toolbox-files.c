@@ -364,12 +364,11 @@ op_reply_json (Op *op, guint status, JsonNode *json)
   op->json = json;
 }
 
+/* The task may drop its data in the worker thread: everything that touches the
+ * message is released in op_done(), on the server thread, instead. */
 static void
 op_free (Op *op)
 {
-  if (op->finished_id)
-    g_signal_handler_disconnect (op->msg, op->finished_id);
-  g_clear_object (&op->msg);
   g_free (op->work_dir);
   g_clear_pointer (&op->query, g_hash_table_unref);
   g_clear_pointer (&op->body, g_bytes_unref);
@@ -414,7 +413,10 @@ static void
 op_done (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Op *op = g_task_get_task_data (G_TASK (result));
+  g_autoptr(SoupServerMessage) msg = g_steal_pointer (&op->msg);
 
+  if (g_signal_handler_is_connected (msg, op->finished_id))
+    g_signal_handler_disconnect (msg, op->finished_id);
   if (op->finished)
     return;
   if (op->status >= 400)
@@ -424,8 +426,8 @@ op_done (GObject *source, GAsyncResult *result, gpointer user_data)
   else
     mr_tb_reply_empty (op->call, op->status ? op->status : 200);
   if (op->status == 204)
-    keep_alive_without_body (op->msg);
-  soup_server_message_unpause (op->msg);
+    keep_alive_without_body (msg);
+  soup_server_message_unpause (msg);
 }
 
 static void
