@@ -423,10 +423,14 @@ op_done (GObject *source, GAsyncResult *result, gpointer user_data)
     reply_error (op->call, op->status, op->message ? op->message : "");
   else if (op->json)
     mr_tb_reply_json (op->call, op->status, op->json);
+  else if (op->status == 204)
+    {
+      /* not mr_tb_reply_empty(), which gives up the connection after a 204 */
+      soup_server_message_set_status (msg, 204, NULL);
+      keep_alive_without_body (msg);
+    }
   else
     mr_tb_reply_empty (op->call, op->status ? op->status : 200);
-  if (op->status == 204)
-    keep_alive_without_body (msg);
   soup_server_message_unpause (msg);
 }
 
