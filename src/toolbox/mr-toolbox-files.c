@@ -1642,19 +1642,20 @@ stream_release (Stream *s)
   s->remaining = 0;
   if (s->wrote_id && g_signal_handler_is_connected (s->msg, s->wrote_id))
     g_signal_handler_disconnect (s->msg, s->wrote_id);
-  if (s->finished_id && g_signal_handler_is_connected (s->msg, s->finished_id))
-    g_signal_handler_disconnect (s->msg, s->finished_id);
-  s->wrote_id = s->finished_id = 0;
+  s->wrote_id = 0;
   if (s->destroy)
     s->destroy (s->data);
   s->destroy = NULL;
   s->data = NULL;
 }
 
+/* "finished" stays connected until here: it is what frees the stream */
 static void
 stream_free (Stream *s)
 {
   stream_release (s);
+  if (s->finished_id && g_signal_handler_is_connected (s->msg, s->finished_id))
+    g_signal_handler_disconnect (s->msg, s->finished_id);
   g_free (s);
 }
 
