@@ -621,3 +621,25 @@ def test_concurrent_requests_do_not_block_the_server(tb, cloned):
         t.join(60)
         srv.close()
     assert results["clone"].status == 400
+
+
+def test_keep_alive_client_after_204(tb, cloned):
+    """A client that reuses its connection can send another request after a 204 (libsoup
+    closes the connection after a 204, so the answer must say so)."""
+    import http.client
+    repo, _, _ = cloned
+    assert tb.post("/git/branches", {"path": repo, "name": "gone"}).status == 201
+    assert tb.post("/git/checkout", {"path": repo, "branch": "main"}).status == 200
+    conn = http.client.HTTPConnection("127.0.0.1", tb.runner.port, timeout=30)
+    headers = {"Authorization": f"Bearer {tb.runner.token}", "Content-Type": "application/json"}
+    try:
+        conn.request("DELETE", tb.prefix + "/git/branches", body=json.dumps({"path": repo, "name": "gone"}),
+                     headers=headers)
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 204
+        conn.request("GET", tb.prefix + "/git/branches?path=" + repo, headers=headers)
+        r = conn.getresponse()
+        assert r.status == 200 and json.loads(r.read())["branches"] == ["main"]
+    finally:
+        conn.close()
