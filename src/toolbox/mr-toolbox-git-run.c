@@ -4,7 +4,11 @@
  * ends what it started (remote helpers, ssh), and so that nothing can prompt on a
  * terminal. GIT_TERMINAL_PROMPT=0 and no askpass make a missing credential an error
  * instead of a hang. The running jobs of a toolbox live in its "git" area, whose
- * destruction (reset, shutdown) kills them. */
+ * destruction (reset, shutdown) kills them.
+ *
+ * The jobs of one repository run one after the other (a job holds its repository from
+ * its first command to its answer), so that concurrent requests neither trip over
+ * git's index.lock nor interleave their steps. */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -18,6 +22,7 @@
 
 typedef struct {
   GList *jobs;
+  GHashTable *busy;             /* repository path -> GQueue of jobs waiting for it */
 } GitArea;
 
 struct _MrGitJob {
@@ -34,6 +39,11 @@ struct _MrGitJob {
   gboolean client_gone;
   gboolean done;                /* answered or abandoned */
   char *repo;
+  char *lock;                   /* the repository this job holds or waits for */
+  gboolean holds_lock;
+  gboolean waiting;
+  char **pending_args;          /* the command to run once the repository is free */
+  GBytes *pending_input;
   char **env;
   char *username;
   char *password;
@@ -47,14 +57,15 @@ static void job_abort (MrGitJob *job);
 static void
 git_area_free (GitArea *area)
 {
+  GList *jobs = g_steal_pointer (&area->jobs);
+
   /* the jobs stay alive until their git returns; they only lose the area */
-  for (GList *l = area->jobs; l; l = l->next)
-    {
-      MrGitJob *job = l->data;
-      job->area = NULL;
-      job_abort (job);
-    }
-  g_list_free (area->jobs);
+  for (GList *l = jobs; l; l = l->next)
+    ((MrGitJob *) l->data)->area = NULL;
+  for (GList *l = jobs; l; l = l->next)
+    job_abort (l->data);
+  g_list_free (jobs);
+  g_hash_table_unref (area->busy);
   g_free (area);
 }
 
@@ -66,6 +77,7 @@ git_area (MrToolbox *toolbox)
   if (area == NULL)
     {
       area = g_new0 (GitArea, 1);
+      area->busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_queue_free);
       mr_tb_area_set (toolbox, GIT_AREA, area, (GDestroyNotify) git_area_free);
     }
   return area;
@@ -92,6 +104,9 @@ job_unref (MrGitJob *job)
   g_object_unref (job->msg);
   mr_toolbox_request_unref (job->request);
   g_free (job->repo);
+  g_free (job->lock);
+  g_strfreev (job->pending_args);
+  g_clear_pointer (&job->pending_input, g_bytes_unref);
   g_strfreev (job->env);
   if (job->password)
     memset (job->password, 0, strlen (job->password));
@@ -117,6 +132,50 @@ kill_git (MrGitJob *job)
     }
 }
 
+static void spawn_git (MrGitJob *job, const char * const *args, GBytes *input);
+
+/* Takes the job's repository, or queues the job behind the one holding it. */
+static gboolean
+acquire_repository (MrGitJob *job)
+{
+  GQueue *waiting;
+
+  if (job->lock == NULL || job->holds_lock || job->area == NULL)
+    return TRUE;
+  waiting = g_hash_table_lookup (job->area->busy, job->lock);
+  if (waiting == NULL)
+    {
+      g_hash_table_insert (job->area->busy, g_strdup (job->lock), g_queue_new ());
+      job->holds_lock = TRUE;
+      return TRUE;
+    }
+  g_queue_push_tail (waiting, job);
+  job->waiting = TRUE;
+  return FALSE;
+}
+
+/* Hands the repository to the next waiting job, which starts its command. */
+static void
+release_repository (MrGitJob *job)
+{
+  GQueue *waiting;
+  MrGitJob *next;
+
+  if (!job->holds_lock || job->area == NULL)
+    return;
+  job->holds_lock = FALSE;
+  waiting = g_hash_table_lookup (job->area->busy, job->lock);
+  next = waiting ? g_queue_pop_head (waiting) : NULL;
+  if (next == NULL)
+    {
+      g_hash_table_remove (job->area->busy, job->lock);
+      return;
+    }
+  next->waiting = FALSE;
+  next->holds_lock = TRUE;
+  spawn_git (next, (const char * const *) next->pending_args, next->pending_input);
+}
+
 /* The job ends: no more answer is possible or wanted. */
 static void
 job_done (MrGitJob *job)
@@ -124,6 +183,7 @@ job_done (MrGitJob *job)
   if (job->done)
     return;
   job->done = TRUE;
+  release_repository (job);
   if (job->area)
     job->area->jobs = g_list_remove (job->area->jobs, job);
   job->area = NULL;
@@ -136,6 +196,17 @@ job_abort (MrGitJob *job)
 {
   g_cancellable_cancel (job->cancellable);
   kill_git (job);
+  if (job->waiting && !job->done)
+    {
+      /* no git runs for it: it ends now */
+      GQueue *waiting = job->area ? g_hash_table_lookup (job->area->busy, job->lock) : NULL;
+      if (waiting)
+        g_queue_remove (waiting, job);
+      job->waiting = FALSE;
+      if (!job->client_gone)
+        mr_git_job_reply_error (job, 500, "git operation cancelled: the toolbox was reset");
+      job_done (job);
+    }
 }
 
 static void
@@ -164,6 +235,7 @@ mr_git_job_new (MrTbCall *call, const char *repo)
   job->msg = g_object_ref (call->msg);
   job->cancellable = g_cancellable_new ();
   job->repo = g_strdup (repo);
+  job->lock = g_strdup (repo);
   job->area = git_area (call->toolbox);
   job->area->jobs = g_list_prepend (job->area->jobs, job);
 
@@ -221,6 +293,14 @@ mr_git_job_set_credentials (MrGitJob *job, const char *username, const char *pas
       job->username = g_strdup (username);
       job->password = g_strdup (password);
     }
+}
+
+void
+mr_git_job_set_lock (MrGitJob *job, const char *path)
+{
+  g_return_if_fail (!job->holds_lock && !job->waiting);
+  g_free (job->lock);
+  job->lock = g_strdup (path);
 }
 
 void
@@ -317,11 +397,7 @@ on_communicated (GObject *source, GAsyncResult *res, gpointer data)
 void
 mr_git_job_run (MrGitJob *job, const char * const *args, GBytes *input, MrGitStep next)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
-
-  g_return_if_fail (job->proc == NULL && !job->done);
+  g_return_if_fail (job->proc == NULL && !job->done && !job->waiting);
   job->next = next;
   if (g_cancellable_is_cancelled (job->cancellable))
     {
@@ -331,6 +407,23 @@ mr_git_job_run (MrGitJob *job, const char * const *args, GBytes *input, MrGitSte
       job_done (job);
       return;
     }
+  if (!acquire_repository (job))
+    {
+      g_strfreev (job->pending_args);
+      g_clear_pointer (&job->pending_input, g_bytes_unref);
+      job->pending_args = g_strdupv ((char **) args);
+      job->pending_input = input ? g_bytes_ref (input) : NULL;
+      return;
+    }
+  spawn_git (job, args, input);
+}
+
+static void
+spawn_git (MrGitJob *job, const char * const *args, GBytes *input)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
 
   g_ptr_array_add (argv, g_strdup ("git"));
   /* go-git runs no hooks; a repository owned by another user is no reason to refuse */

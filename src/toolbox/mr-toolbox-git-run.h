@@ -39,6 +39,10 @@ gpointer    mr_git_job_get_data (MrGitJob *job);
 void        mr_git_job_set_credentials (MrGitJob *job, const char *username, const char *password);
 void        mr_git_job_setenv (MrGitJob *job, const char *name, const char *value);
 
+/* The jobs of one repository run one at a time. The repository is @repo of
+ * mr_git_job_new(); clone and init name the directory they create here. */
+void        mr_git_job_set_lock (MrGitJob *job, const char *path);
+
 /* Runs `git <config options> [-C repo] @args...`, then @next with the result. @input
  * (nullable) is written to git's stdin. */
 void        mr_git_job_run (MrGitJob *job, const char * const *args, GBytes *input, MrGitStep next);

@@ -56,6 +56,7 @@ handle_init (MrTbCall *call)
       return;
     }
   job = mr_git_job_new (call, NULL);
+  mr_git_job_set_lock (job, path);
   g_ptr_array_add (args, g_strdup ("init"));
   g_ptr_array_add (args, g_strdup ("-q"));
   if (mr_tb_json_bool (body, "bare", FALSE))

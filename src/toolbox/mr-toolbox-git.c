@@ -151,6 +151,7 @@ handle_clone (MrTbCall *call)
     }
 
   job = mr_git_job_new (call, NULL);
+  mr_git_job_set_lock (job, path);
   op = job_op (job);
   op->name = g_strdup (nonempty (mr_tb_json_string (body, "commit_id")));
   op->remote = g_strdup (path);     /* where the commit is checked out */

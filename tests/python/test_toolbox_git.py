@@ -643,3 +643,28 @@ def test_keep_alive_client_after_204(tb, cloned):
         assert r.status == 200 and json.loads(r.read())["branches"] == ["main"]
     finally:
         conn.close()
+
+
+def test_concurrent_requests_on_one_repository(tb, cloned):
+    """Requests on one repository run one after the other: no index.lock collisions."""
+    import threading
+    repo, _, _ = cloned
+    names = [f"c{i}.txt" for i in range(12)]
+    for n in names:
+        with open(os.path.join(repo, n), "w") as f:
+            f.write(n)
+    results = []
+
+    def add(name):
+        results.append(tb.post("/git/add", {"path": repo, "files": [name]}))
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in names]
+    threads += [threading.Thread(target=lambda: results.append(tb.get("/git/status", path=repo)))
+                for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert [r.status for r in results if r.status != 200] == [], [r for r in results if r.status != 200]
+    files = files_of(status_of(tb, repo))
+    assert all(files[n][0] == "Added" for n in names), files
