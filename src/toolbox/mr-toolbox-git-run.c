@@ -16,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include "mr-toolbox-git-run.h"
+#include "mr-util.h"
 
 #define GIT_AREA "git"
 
@@ -36,7 +39,9 @@ struct _MrGitJob {
   GBytes *out;
   GBytes *err;
   gulong finished_id;
+  GSource *hangup_watch;        /* notices a client that goes away while we are paused */
   gboolean client_gone;
+  gboolean msg_finished;        /* libsoup is done with the message: never touch it */
   gboolean done;                /* answered or abandoned */
   char *repo;
   char *lock;                   /* the repository this job holds or waits for */
@@ -133,6 +138,7 @@ kill_git (MrGitJob *job)
 }
 
 static void spawn_git (MrGitJob *job, const char * const *args, GBytes *input);
+static void reply_cancelled (MrGitJob *job);
 
 /* Takes the job's repository, or queues the job behind the one holding it. */
 static gboolean
@@ -188,6 +194,7 @@ job_done (MrGitJob *job)
     job->area->jobs = g_list_remove (job->area->jobs, job);
   job->area = NULL;
   g_clear_signal_handler (&job->finished_id, job->msg);
+  mr_source_clear (&job->hangup_watch);
   job_unref (job);
 }
 
@@ -203,8 +210,7 @@ job_abort (MrGitJob *job)
       if (waiting)
         g_queue_remove (waiting, job);
       job->waiting = FALSE;
-      if (!job->client_gone)
-        mr_git_job_reply_error (job, 500, "git operation cancelled: the toolbox was reset");
+      reply_cancelled (job);
       job_done (job);
     }
 }
@@ -213,8 +219,32 @@ static void
 on_finished (SoupServerMessage *msg, MrGitJob *job)
 {
   /* the client went away before the answer: stop working for it */
+  job->msg_finished = TRUE;
   job->client_gone = TRUE;
   job_abort (job);
+}
+
+/* A paused message does not notice that its client closed the connection: watch the
+ * socket, and take end-of-file for the client gone (anything else it sends ends the
+ * watch: a client that talks is alive). */
+static gboolean
+on_client_readable (GSocket *socket, GIOCondition condition, gpointer data)
+{
+  MrGitJob *job = data;
+  char byte;
+  gssize n;
+
+  if (!(condition & (G_IO_HUP | G_IO_ERR)))
+    {
+      n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0)
+        return G_SOURCE_REMOVE;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    }
+  job->client_gone = TRUE;
+  job_abort (job);
+  return G_SOURCE_REMOVE;
 }
 
 MrGitJob *
@@ -253,6 +283,15 @@ mr_git_job_new (MrTbCall *call, const char *repo)
 
   soup_server_message_pause (call->msg);
   job->finished_id = g_signal_connect (call->msg, "finished", G_CALLBACK (on_finished), job);
+  {
+    GSocket *socket = soup_server_message_get_socket (call->msg);
+    if (socket)
+      {
+        job->hangup_watch = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+        g_source_set_callback (job->hangup_watch, (GSourceFunc) (void (*) (void)) on_client_readable, job, NULL);
+        g_source_attach (job->hangup_watch, g_main_context_get_thread_default ());
+      }
+  }
   return job;
 }
 
@@ -357,8 +396,7 @@ on_waited (GObject *source, GAsyncResult *res, gpointer data)
   g_subprocess_wait_finish (proc, res, NULL);
   if (g_cancellable_is_cancelled (job->cancellable))
     {
-      if (!job->done && !job->client_gone)
-        mr_git_job_reply_error (job, 500, "git operation cancelled: the toolbox was reset");
+      reply_cancelled (job);
       job_done (job);
       g_clear_object (&job->proc);
       job_unref (job);
@@ -402,8 +440,7 @@ mr_git_job_run (MrGitJob *job, const char * const *args, GBytes *input, MrGitSte
   if (g_cancellable_is_cancelled (job->cancellable))
     {
       /* reset or client gone between two commands */
-      if (!job->client_gone)
-        mr_git_job_reply_error (job, 500, "git operation cancelled: the toolbox was reset");
+      reply_cancelled (job);
       job_done (job);
       return;
     }
@@ -495,21 +532,29 @@ mr_git_job_runv (MrGitJob *job, MrGitStep next, ...)
   mr_git_job_run (job, (const char * const *) args->pdata, NULL, next);
 }
 
+/* Even for a client that is gone: libsoup then fails to write and frees the connection */
 static void
 answer (MrGitJob *job)
 {
   if (job->done)
     return;
   g_clear_signal_handler (&job->finished_id, job->msg);
-  if (!job->client_gone)
+  if (!job->msg_finished)
     soup_server_message_unpause (job->msg);
   job_done (job);
+}
+
+static void
+reply_cancelled (MrGitJob *job)
+{
+  mr_git_job_reply_error (job, 500, job->client_gone ? "git operation cancelled: the client went away"
+                                                     : "git operation cancelled: the toolbox was reset");
 }
 
 void
 mr_git_job_reply_empty (MrGitJob *job, guint status)
 {
-  if (!job->done && !job->client_gone)
+  if (!job->done && !job->msg_finished)
     {
       if (status == SOUP_STATUS_NO_CONTENT)
         {
@@ -528,7 +573,7 @@ mr_git_job_reply_empty (MrGitJob *job, guint status)
 void
 mr_git_job_reply_json (MrGitJob *job, guint status, JsonNode *node)
 {
-  if (!job->done && !job->client_gone)
+  if (!job->done && !job->msg_finished)
     mr_tb_reply_json (job->call, status, node);
   answer (job);
 }
@@ -536,7 +581,7 @@ mr_git_job_reply_json (MrGitJob *job, guint status, JsonNode *node)
 void
 mr_git_job_reply_error (MrGitJob *job, guint status, const char *message)
 {
-  if (!job->done && !job->client_gone)
+  if (!job->done && !job->msg_finished)
     mr_tb_reply_error (job->call, status, message);
   answer (job);
 }

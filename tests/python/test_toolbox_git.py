@@ -668,3 +668,39 @@ def test_concurrent_requests_on_one_repository(tb, cloned):
     assert [r.status for r in results if r.status != 200] == [], [r for r in results if r.status != 200]
     files = files_of(status_of(tb, repo))
     assert all(files[n][0] == "Added" for n in names), files
+
+
+def _processes_with(marker):
+    import subprocess
+    return subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+
+
+def test_client_gone_kills_git(tb, tmp_path):
+    """A client that disconnects while its clone waits on a silent remote leaves no git behind."""
+    import socket
+    import time
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(20)
+    marker = f"silent-remote-{os.getpid()}-{srv.getsockname()[1]}"
+    body = json.dumps({"url": f"http://127.0.0.1:{srv.getsockname()[1]}/{marker}.git",
+                       "path": str(tmp_path / "never")}).encode()
+    client = socket.create_connection(("127.0.0.1", tb.runner.port))
+    conns = []
+    try:
+        client.sendall(f"POST {tb.prefix}/git/clone HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tb.runner.token}\r\n"
+                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        conns.append(srv.accept()[0])         # git is connected to the remote and waits
+        assert _processes_with(marker)
+        client.close()
+        deadline = time.monotonic() + 10
+        while _processes_with(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_with(marker) == []
+    finally:
+        client.close()
+        for c in conns:
+            c.close()
+        srv.close()
+    assert tb.get("/version").status == 200
