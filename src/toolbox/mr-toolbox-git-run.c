@@ -555,18 +555,7 @@ void
 mr_git_job_reply_empty (MrGitJob *job, guint status)
 {
   if (!job->done && !job->msg_finished)
-    {
-      if (status == SOUP_STATUS_NO_CONTENT)
-        {
-          /* libsoup 3.2 drops Content-Length from a 204, then takes the response for
-           * one ended by EOF and closes the connection: say so, or a keep-alive client
-           * (node's agent) sends its next request into the closing socket */
-          soup_server_message_set_status (job->msg, status, NULL);
-          soup_message_headers_replace (soup_server_message_get_response_headers (job->msg), "Connection", "close");
-        }
-      else
-        mr_tb_reply_empty (job->call, status);
-    }
+    mr_tb_reply_empty (job->call, status);
   answer (job);
 }
 
