@@ -96,11 +96,17 @@ G_DEFINE_FINAL_TYPE (MrRunner, mr_runner, G_TYPE_OBJECT)
 
 /* Cross-thread calls ------------------------------------------------------------- */
 
+/* The invocation holds no reference on the runner: the caller's keeps it alive while it
+ * waits, and a reference released on the server thread could be the last one. A caller
+ * that gives up abandons the invocation, unless it already runs (its data lives on the
+ * caller's stack, so the caller then waits for the end). */
 typedef struct {
   gatomicrefcount ref;
   GMutex lock;
   GCond cond;
+  gboolean running;
   gboolean done;
+  gboolean abandoned;
   void (*func) (MrRunner *, gpointer);
   MrRunner *runner;
   gpointer data;
@@ -113,7 +119,6 @@ invocation_unref (Invocation *inv)
     return;
   g_mutex_clear (&inv->lock);
   g_cond_clear (&inv->cond);
-  g_object_unref (inv->runner);
   g_free (inv);
 }
 
@@ -121,7 +126,14 @@ static gboolean
 invocation_run (gpointer data)
 {
   Invocation *inv = data;
+  gboolean abandoned;
 
+  g_mutex_lock (&inv->lock);
+  abandoned = inv->abandoned;
+  inv->running = !abandoned;
+  g_mutex_unlock (&inv->lock);
+  if (abandoned)
+    return G_SOURCE_REMOVE;
   inv->func (inv->runner, inv->data);
   g_mutex_lock (&inv->lock);
   inv->done = TRUE;
@@ -150,7 +162,7 @@ mr_runner_run_on_server (MrRunner *self, MrServerFunc func, gpointer data)
   g_mutex_init (&inv->lock);
   g_cond_init (&inv->cond);
   inv->func = func;
-  inv->runner = g_object_ref (self);
+  inv->runner = self;
   inv->data = data;
   g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, invocation_run, inv,
                               (GDestroyNotify) invocation_unref);
@@ -158,8 +170,14 @@ mr_runner_run_on_server (MrRunner *self, MrServerFunc func, gpointer data)
   g_mutex_lock (&inv->lock);
   while (!inv->done)
     if (!g_cond_wait_until (&inv->cond, &inv->lock, deadline))
-      break;
+      {
+        if (!inv->running)
+          break;
+        while (!inv->done)
+          g_cond_wait (&inv->cond, &inv->lock);
+      }
   done = inv->done;
+  inv->abandoned = !done;
   g_mutex_unlock (&inv->lock);
   invocation_unref (inv);
   if (!done)
@@ -425,7 +443,8 @@ load_plugin (MrRunner *self, MrPluginKind kind, const char *name, GError **error
       return NULL;
     }
   g_ptr_array_add (self->plugins, g_object_ref (plugin));
-  return g_steal_pointer (&plugin);
+  /* borrowed: self->plugins holds the reference (returning ours leaked every plugin) */
+  return plugin;
 }
 
 static gboolean
@@ -1286,12 +1305,30 @@ mr_runner_init (MrRunner *self)
   register_routes (self);
 }
 
+/* The last reference was dropped on the server thread (e.g. by a Python garbage
+ * collection inside a signal handler): that thread cannot join itself, so another one
+ * stops the runner and drops the reference taken here. */
+static gpointer
+reap_runner (gpointer data)
+{
+  MrRunner *self = data;
+
+  mr_runner_stop (self);
+  g_object_unref (self);
+  return NULL;
+}
+
 static void
 mr_runner_dispose (GObject *object)
 {
   MrRunner *self = MR_RUNNER (object);
 
-  if (self->thread && g_thread_self () != self->thread)
+  if (self->thread && g_thread_self () == self->thread)
+    {
+      g_thread_unref (g_thread_new ("mock-runner-reap", reap_runner, g_object_ref (self)));
+      return;
+    }
+  if (self->thread)
     mr_runner_stop (self);
   G_OBJECT_CLASS (mr_runner_parent_class)->dispose (object);
 }

@@ -138,6 +138,14 @@ mr_timing_free (MrTiming *timing)
   g_free (timing);
 }
 
+/* A delay of 0 is no delay (a setting keeps it as given: "timing-mode" and
+ * "timing-delay" are set one after the other) */
+static gboolean
+is_immediate (const Setting *s)
+{
+  return s->mode == MR_TIMING_MODE_IMMEDIATE || (s->mode == MR_TIMING_MODE_DELAY && s->delay_ms == 0);
+}
+
 static const Setting *
 setting_for (MrTiming *timing, const char *sandbox_id)
 {
@@ -192,7 +200,7 @@ mr_timing_schedule (MrTiming *timing, MrRunner *runner, const char *sandbox_id, 
   const Setting *s = setting_for (timing, sandbox_id);
   Transition *t;
 
-  if (s->mode == MR_TIMING_MODE_IMMEDIATE)
+  if (is_immediate (s))
     {
       func (runner, sandbox_id, data);
       if (destroy)
@@ -228,7 +236,7 @@ apply_to_pending (MrTiming *timing, const char *sandbox_id)
   const Setting *s = setting_for (timing, sandbox_id);
   Transition *t;
 
-  if (s->mode == MR_TIMING_MODE_IMMEDIATE)
+  if (is_immediate (s))
     {
       /* running one may queue the next, which is immediate now and runs inline */
       while ((t = first_in_scope (timing, sandbox_id)))
@@ -252,8 +260,6 @@ mr_timing_set (MrTiming *timing, const char *sandbox_id, MrTimingMode mode, guin
 
   s->mode = mode;
   s->delay_ms = MIN (delay_ms, MAX_DELAY_MS);
-  if (s->mode == MR_TIMING_MODE_DELAY && s->delay_ms == 0)
-    s->mode = MR_TIMING_MODE_IMMEDIATE;
   if (sandbox_id)
     g_hash_table_replace (timing->overrides, g_strdup (sandbox_id), s);
   else
@@ -281,7 +287,7 @@ mr_timing_unset (MrTiming *timing, const char *sandbox_id)
         else
           mr_source_clear (&t->source);
       }
-  if (timing->global.mode == MR_TIMING_MODE_IMMEDIATE)
+  if (is_immediate (&timing->global))
     {
       Transition *t;
       while ((t = first_in_scope (timing, id)))

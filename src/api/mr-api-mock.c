@@ -40,7 +40,10 @@ parse_body (MrExchange *ex, gboolean empty_ok)
   if (size == 0)
     {
       if (empty_ok)
-        return json_node_init_object (json_node_alloc (), json_object_new ());
+        {
+          g_autoptr(JsonObject) empty = json_object_new ();
+          return json_node_init_object (json_node_alloc (), empty);
+        }
       reply_invalid (ex, "a JSON body is required");
       return NULL;
     }
