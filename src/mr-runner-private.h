@@ -93,7 +93,6 @@ void        mr_timing_set (MrTiming *timing, const char *sandbox_id, MrTimingMod
 void        mr_timing_unset (MrTiming *timing, const char *sandbox_id);
 MrTimingMode mr_timing_get (MrTiming *timing, const char *sandbox_id, guint *delay_ms);
 void        mr_timing_set_baseline (MrTiming *timing, MrTimingMode mode, guint delay_ms);
-void        mr_timing_get_baseline (MrTiming *timing, MrTimingMode *mode, guint *delay_ms);
 void        mr_timing_reset (MrTiming *timing);
 void        mr_timing_cancel_all (MrTiming *timing);
 void        mr_timing_schedule (MrTiming *timing, MrRunner *runner, const char *sandbox_id, MrSandboxState target,

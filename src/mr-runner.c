@@ -57,6 +57,8 @@ struct _MrRunner {
   MrJournal *journal;
   MrFaults *faults;
   MrTiming *timing;
+  MrTimingMode timing_mode;  /* the baseline, as the properties set it */
+  guint timing_delay;
   MrMetrics *metrics;
   MrHostInfo *host_info;
   char *state_dir;
@@ -623,6 +625,8 @@ apply_test_options (MrRunner *self, GError **error)
       guint delay_ms;
       if (!mr_timing_parse (timing, &mode, &delay_ms, error))
         return FALSE;
+      self->timing_mode = mode;
+      self->timing_delay = delay_ms;
       mr_timing_set_baseline (self->timing, mode, delay_ms);
     }
   if (journal_size)
@@ -1412,16 +1416,37 @@ options_to_strv (MrRunner *self)
 }
 
 typedef struct {
+  MrRunner *runner;
   MrTimingMode mode;
   guint delay_ms;
 } BaselineTiming;
 
-static void
-set_baseline_timing_in_server (MrRunner *self, gpointer data)
+static gboolean
+set_baseline_timing_in_server (gpointer data)
 {
   BaselineTiming *t = data;
 
-  mr_timing_set_baseline (self->timing, t->mode, t->delay_ms);
+  mr_timing_set_baseline (t->runner->timing, t->mode, t->delay_ms);
+  return G_SOURCE_REMOVE;
+}
+
+/* Posted, not waited for: a property setter runs with Python's GIL held, and the server
+ * thread may need it (a Python signal handler) before it gets to this. */
+static void
+set_baseline_timing (MrRunner *self, MrTimingMode mode, guint delay_ms)
+{
+  BaselineTiming *t = g_new0 (BaselineTiming, 1);
+
+  t->runner = self;
+  t->mode = mode;
+  t->delay_ms = delay_ms;
+  if (self->context && self->start_state == START_READY && !g_main_context_is_owner (self->context))
+    g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, set_baseline_timing_in_server, t, g_free);
+  else
+    {
+      set_baseline_timing_in_server (t);
+      g_free (t);
+    }
 }
 
 static void
@@ -1442,18 +1467,8 @@ mr_runner_get_property (GObject *object, guint prop_id, GValue *value, GParamSpe
     case PROP_SSH_BACKEND: g_value_set_string (value, *backend_field (self, prop_id)); break;
     case PROP_OPTIONS: g_value_take_boxed (value, options_to_strv (self)); break;
     case PROP_SEED: g_value_set_int64 (value, self->seed); break;
-    case PROP_TIMING_MODE:
-    case PROP_TIMING_DELAY:
-      {
-        MrTimingMode mode;
-        guint delay_ms;
-        mr_timing_get_baseline (self->timing, &mode, &delay_ms);
-        if (prop_id == PROP_TIMING_MODE)
-          g_value_set_enum (value, mode);
-        else
-          g_value_set_uint (value, delay_ms);
-      }
-      break;
+    case PROP_TIMING_MODE: g_value_set_enum (value, self->timing_mode); break;
+    case PROP_TIMING_DELAY: g_value_set_uint (value, self->timing_delay); break;
     case PROP_JOURNAL_SIZE: g_value_set_uint (value, mr_journal_get_max_entries (self->journal)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1501,13 +1516,11 @@ mr_runner_set_property (GObject *object, guint prop_id, const GValue *value, GPa
     case PROP_TIMING_MODE:
     case PROP_TIMING_DELAY:
       {
-        BaselineTiming t;
-        mr_timing_get_baseline (self->timing, &t.mode, &t.delay_ms);
         if (prop_id == PROP_TIMING_MODE)
-          t.mode = g_value_get_enum (value);
+          self->timing_mode = g_value_get_enum (value);
         else
-          t.delay_ms = g_value_get_uint (value);
-        mr_runner_run_on_server (self, set_baseline_timing_in_server, &t);
+          self->timing_delay = g_value_get_uint (value);
+        set_baseline_timing (self, self->timing_mode, self->timing_delay);
       }
       break;
     case PROP_JOURNAL_SIZE:

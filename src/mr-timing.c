@@ -304,13 +304,6 @@ mr_timing_set_baseline (MrTiming *timing, MrTimingMode mode, guint delay_ms)
   timing->baseline = timing->global;
 }
 
-void
-mr_timing_get_baseline (MrTiming *timing, MrTimingMode *mode, guint *delay_ms)
-{
-  *mode = timing->baseline.mode;
-  *delay_ms = timing->baseline.delay_ms;
-}
-
 /* Back to the configured timing, with nothing waiting. */
 void
 mr_timing_reset (MrTiming *timing)
