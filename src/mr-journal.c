@@ -524,7 +524,8 @@ capture (Tracker *t, SoupServerMessage *msg)
   g_atomic_ref_count_init (&entry->ref);
   entry->time = g_get_real_time ();
   entry->started_us = ex ? ex->started_us : g_get_monotonic_time ();
-  entry->method = g_strdup (soup_server_message_get_method (msg));
+  /* a request libsoup could not parse has neither */
+  entry->method = g_strdup (soup_server_message_get_method (msg) ? soup_server_message_get_method (msg) : "");
   entry->path = g_strdup (uri ? g_uri_get_path (uri) : "");
   entry->query = g_strdup (uri ? g_uri_get_query (uri) : NULL);
   entry->headers = g_ptr_array_new_with_free_func (g_free);

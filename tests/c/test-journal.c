@@ -297,6 +297,40 @@ test_reset_clears (void)
   g_assert_cmpuint (mr_test_status (r, "POST", "/_mock/reset", NULL), ==, 204);
 }
 
+/* A request libsoup cannot parse is recorded too, and queries by method still work. */
+static void
+test_malformed_request (void)
+{
+  g_autoptr(MrRunner) r = mr_test_runner_new_started ();
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GPtrArray) gets = NULL;
+  const char garbage[] = "\x01\x02 not http at all\r\n\r\n";
+  char buffer[1024];
+
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", mr_runner_get_port (r), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), garbage,
+                                            sizeof garbage - 1, NULL, NULL, &error));
+  /* whatever the answer, the connection ends */
+  while (g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buffer, sizeof buffer,
+                              NULL, NULL) > 0)
+    ;
+  g_assert_cmpuint (mr_test_status (r, "GET", "/", NULL), ==, 200);
+  all = mr_runner_get_requests (r, NULL, NULL, NULL);
+  gets = mr_runner_get_requests (r, "GET", NULL, NULL);
+  g_assert_cmpuint (gets->len, ==, 1);
+  g_assert_cmpuint (all->len, >=, 1);
+  for (guint i = 0; i < all->len; i++)
+    {
+      g_autoptr(JsonNode) node = mr_journal_entry_to_json (all->pdata[i]);
+      g_assert_nonnull (node);
+      g_assert_true (mr_journal_entry_get_completed (all->pdata[i]));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -310,5 +344,6 @@ main (int argc, char **argv)
   g_test_add_func ("/journal/control-routes-left-out", test_control_routes_left_out);
   g_test_add_func ("/journal/http-query-and-clear", test_http_query_and_clear);
   g_test_add_func ("/journal/reset-clears", test_reset_clears);
+  g_test_add_func ("/journal/malformed-request", test_malformed_request);
   return g_test_run ();
 }

@@ -169,3 +169,20 @@ def test_context_manager():
         url = runner.url
         assert http_status(url) == 200
     assert not runner.running
+
+
+def test_without_gi_the_suite_fails_instead_of_vanishing(tmp_path):
+    """A Python without PyGObject must make the GI tests fail, not skip or pass."""
+    import subprocess
+    import sys
+
+    fake = tmp_path / "fake" / "gi"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no PyGObject here')\n")
+    (tmp_path / "test_uses_runner.py").write_text("def test_it(mock_runner):\n    assert mock_runner.url\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "fake"), os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-p", "mock_runner.pytest_plugin", "test_uses_runner.py"],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert result.returncode not in (0, 5, 77), result.stdout + result.stderr
+    assert "no PyGObject here" in result.stdout + result.stderr
