@@ -104,6 +104,10 @@ JsonNode   *mr_timing_to_json (MrTiming *timing);
 JsonNode   *mr_state_export (MrRunner *runner);
 gboolean    mr_state_import (MrRunner *runner, JsonNode *node, GError **error);
 
+/* the toolbox dispatch shared by every route that serves the toolbox API */
+void mr_api_toolbox_dispatch (MrExchange *ex, const char *sandbox_id, const char *path, const char *prefix);
+void mr_api_toolbox_body (MrExchange *ex);
+
 /* route tables, one per file in api/ */
 void mr_api_register_health (MrRouter *router);
 void mr_api_register_sandboxes (MrRouter *router);

@@ -35,12 +35,11 @@ reply_daemon_version (MrExchange *ex, guint status)
   mr_http_reply_json (ex->msg, status, root);
 }
 
-/* Ends an operation: counts it and answers the error, if any. Returns @ok. @error is
- * passed by address: in finish (ex, op, call (&error), error) the compiler may read
- * `error` before `call` sets it. */
+/* Ends an operation: counts it and answers the error, if any. Returns @ok. */
 static gboolean
 finish (MrExchange *ex, const char *operation, gboolean ok, GError **error)
 {
+  /* @error is a pointer so that it is read after the call in the argument list ran */
   mr_runner_observe_operation (ex->runner, operation, ok, ex->started_us);
   if (!ok)
     mr_http_reply_gerror (ex->msg, *error);
