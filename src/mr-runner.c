@@ -57,6 +57,7 @@ struct _MrRunner {
   MrJournal *journal;
   MrFaults *faults;
   MrTiming *timing;
+  gboolean shutting_down; /* requests cut by the shutdown are not reported */
   MrTimingMode timing_mode;  /* the baseline, as the properties set it */
   guint timing_delay;
   MrMetrics *metrics;
@@ -561,6 +562,7 @@ static void
 shut_down (MrRunner *self)
 {
   /* held requests and waiting transitions reference messages and plugins */
+  self->shutting_down = TRUE;
   mr_faults_cancel_pending (self->faults);
   mr_timing_cancel_all (self->timing);
   if (self->server)
@@ -579,6 +581,7 @@ server_thread (gpointer data)
   gboolean ok;
 
   g_main_context_push_thread_default (self->context);
+  self->shutting_down = FALSE;
   ok = load_plugins (self, &error) && listen (self, &error);
 
   g_mutex_lock (&self->lock);
@@ -1217,7 +1220,9 @@ mr_runner_get_timing_state (MrRunner *self)
 void
 mr_runner_emit_request_served (MrRunner *self, const MrJournalEntry *entry)
 {
-  g_signal_emit (self, signals[SIGNAL_REQUEST_SERVED], 0, entry);
+  /* the runner may be in dispose (its last reference dropped): no handlers then */
+  if (!self->shutting_down)
+    g_signal_emit (self, signals[SIGNAL_REQUEST_SERVED], 0, entry);
 }
 
 /* Hooks for plugins ---------------------------------------------------------------- */

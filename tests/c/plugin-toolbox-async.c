@@ -82,11 +82,18 @@ async_reset (MrPlugin *plugin)
   g_ptr_array_set_size (self->held, 0);
 }
 
+/* at stop the connections are gone already: drop the held messages unanswered */
+static void
+async_stop (MrPlugin *plugin)
+{
+  g_ptr_array_set_size (MR_TOOLBOX_ASYNC (plugin)->held, 0);
+}
+
 static void
 plugin_iface_init (MrPluginInterface *iface)
 {
   iface->reset = async_reset;
-  iface->stop = async_reset;
+  iface->stop = async_stop;
 }
 
 static void

@@ -297,6 +297,40 @@ test_reset_clears (void)
   g_assert_cmpuint (mr_test_status (r, "POST", "/_mock/reset", NULL), ==, 204);
 }
 
+/* Stopping with a request in flight: the client's connection ends, nothing is reported
+ * from the shutdown, and the runner can be dropped. */
+static void
+count_served (MrRunner *runner, MrJournalEntry *entry, int *calls)
+{
+  (*calls)++;
+}
+
+static void
+test_stop_with_request_in_flight (void)
+{
+  MrRunner *r = new_async_runner ();
+  g_autoptr(GThread) thread = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_TIME_SPAN_SECOND;
+  gboolean held = FALSE;
+  int calls = 0;
+
+  g_signal_connect (r, "request-served", G_CALLBACK (count_served), &calls);
+  thread = g_thread_new ("held", held_request_thread, r);
+  while (!held && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GPtrArray) entries = mr_runner_get_requests (r, NULL, "*/hold", NULL);
+      held = entries->len == 1;
+      if (!held)
+        g_usleep (5000);
+    }
+  g_assert_true (held);
+  mr_runner_stop (r);
+  g_assert_cmpint (calls, ==, 0);
+  /* the client got no answer */
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_thread_join (g_steal_pointer (&thread))), !=, 200);
+  g_object_unref (r);
+}
+
 /* A request libsoup cannot parse is recorded too, and queries by method still work. */
 static void
 test_malformed_request (void)
@@ -345,5 +379,6 @@ main (int argc, char **argv)
   g_test_add_func ("/journal/http-query-and-clear", test_http_query_and_clear);
   g_test_add_func ("/journal/reset-clears", test_reset_clears);
   g_test_add_func ("/journal/malformed-request", test_malformed_request);
+  g_test_add_func ("/journal/stop-with-request-in-flight", test_stop_with_request_in_flight);
   return g_test_run ();
 }
