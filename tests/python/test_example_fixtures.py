@@ -20,7 +20,7 @@ def test_create_and_stop(mock_runner, sandbox_factory, mock_journal):
 def test_every_test_starts_clean(mock_runner, mock_journal):
     # whatever the previous test did is gone
     mock_journal.assert_not_called()
-    assert mock_runner.get(f"/sandboxes/sandbox-1").json()["state"] == "destroyed"
+    assert mock_runner.get("/sandboxes/sandbox-1").json()["state"] == "destroyed"
 
 
 def test_polling_sees_intermediate_states(mock_runner, sandbox_factory):
