@@ -33,6 +33,26 @@ def test_reset_returns_to_the_baseline(make_mock_runner):
     assert [r.path for r in runner.requests()] == ["/sandboxes/r-1", "/snapshots/exists", "/info"]
 
 
+def test_keep_alive_client_after_a_204(mock_runner):
+    """A 204 from a control says Connection: close (libsoup closes after it), so a
+    keep-alive client opens a new connection instead of writing into a closed one."""
+    conn = http.client.HTTPConnection("127.0.0.1", mock_runner.port, timeout=10)
+    headers = {"Authorization": f"Bearer {mock_runner.token}"}
+    try:
+        for path in ("/_mock/reset", "/_mock/requests", "/_mock/faults"):
+            conn.request("POST" if path == "/_mock/reset" else "DELETE", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 204
+            assert response.getheader("Connection") == "close"
+            conn.request("GET", "/_mock/seed", headers=headers)
+            response = conn.getresponse()
+            assert response.status == 200, response.read()
+            response.read()
+    finally:
+        conn.close()
+
+
 def test_reset_over_http(mock_runner, sandbox_factory):
     sandbox_factory("rh-1")
     assert mock_runner.post("/_mock/reset").status == 204
