@@ -88,7 +88,7 @@ control_error_text (const char *message)
   json_object_set_string_member (o, "error", message);
   json_object_set_string_member (o, "status", "error");
   json_object_set_string_member (o, "type", "control");
-  node = object_node (json_object_ref (o));
+  node = object_node (o);
   return json_to_string (node, FALSE);
 }
 
@@ -437,7 +437,7 @@ session_info (PtySession *s)
   json_object_set_string_member (o, "createdAt", created);
   json_object_set_boolean_member (o, "active", session_active (s));
   json_object_set_boolean_member (o, "lazyStart", s->lazy);
-  return object_node (json_object_ref (o));
+  return object_node (o);
 }
 
 /* Request parsing ------------------------------------------------------------------- */
@@ -549,7 +549,7 @@ reply_object (MrTbCall *call, guint status, const char *name, const char *value)
   g_autoptr(JsonNode) node = NULL;
 
   json_object_set_string_member (o, name, value);
-  node = object_node (json_object_ref (o));
+  node = object_node (o);
   mr_tb_reply_json (call, status, node);
 }
 
@@ -635,7 +635,7 @@ handle_list (MrTbCall *call)
   for (GList *l = sessions; l; l = l->next)
     json_array_add_element (array, session_info (l->data));
   json_object_set_array_member (o, "sessions", array);
-  node = object_node (json_object_ref (o));
+  node = object_node (o);
   mr_tb_reply_json (call, 200, node);
 }
 
