@@ -12,8 +12,9 @@ void mr_tb_child_signal (GPid pid, int signum);
 
 /* Sends @signum to the process group of @pid (the child must lead its own group, e.g.
  * after setsid()), then SIGKILL to the group after @grace_ms unless it is gone (0: no
- * second signal), and reaps @pid in the thread-default main context. The caller must
- * have destroyed its own child watch of @pid. */
+ * second signal), and reaps @pid, in a background thread: this never blocks and works
+ * even once the caller's main context has stopped. The caller must have destroyed its
+ * own child watch of @pid. */
 void mr_tb_child_end (GPid pid, int signum, guint grace_ms);
 
 /* The exit code a shell would report for a wait status: the exit status, or 128 plus
