@@ -5,7 +5,11 @@
  * children ended while the runner stops, when that context no longer runs. */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
+
+#include <stdlib.h>
 
 #include "mr-toolbox-children.h"
 
@@ -21,6 +25,35 @@ mr_tb_child_signal (GPid pid, int signum)
 {
   if (kill (-pid, signum) != 0)
     kill (pid, signum);
+}
+
+/* Every process of the session @sid except its leader: a shell's background jobs live in
+ * process groups of their own, and survive the shell (Linux /proc). */
+static void
+signal_session (GPid sid, int signum)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc", 0, NULL);
+  const char *name;
+
+  while (dir && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = NULL;
+      g_autofree char *stat = NULL;
+      const char *end;
+      int pid, ppid, pgrp, session;
+      char state;
+
+      if (!g_ascii_isdigit (name[0]))
+        continue;
+      path = g_build_filename ("/proc", name, "stat", NULL);
+      /* "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses */
+      if (!g_file_get_contents (path, &stat, NULL, NULL) || (end = strrchr (stat, ')')) == NULL ||
+          sscanf (end + 1, " %c %d %d %d", &state, &ppid, &pgrp, &session) != 4)
+        continue;
+      pid = atoi (name);
+      if (session == sid && pid != sid)
+        kill (pid, signum);
+    }
 }
 
 /* TRUE once @pid is reaped (or is no child of ours any more). */
@@ -49,6 +82,7 @@ reap_thread (gpointer data)
           if (g_get_monotonic_time () >= deadline)
             {
               mr_tb_child_signal (e->pid, SIGKILL);
+              signal_session (e->pid, SIGKILL);
               reaped (e->pid, TRUE);
               break;
             }
@@ -70,6 +104,7 @@ mr_tb_child_end (GPid pid, int signum, guint grace_ms)
   if (pid <= 0)
     return;
   mr_tb_child_signal (pid, signum);
+  signal_session (pid, signum);
   e = g_new0 (Ending, 1);
   e->pid = pid;
   e->grace_ms = signum == SIGKILL ? 0 : grace_ms;

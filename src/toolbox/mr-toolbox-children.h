@@ -10,9 +10,10 @@ G_BEGIN_DECLS
  * if it does not lead a group. */
 void mr_tb_child_signal (GPid pid, int signum);
 
-/* Sends @signum to the process group of @pid (the child must lead its own group, e.g.
- * after setsid()), then SIGKILL to the group after @grace_ms unless it is gone (0: no
- * second signal), and reaps @pid, in a background thread: this never blocks and works
+/* Sends @signum to the process group and the session of @pid (the child must lead its
+ * own session, after setsid() or forkpty(): a shell's background jobs are in other
+ * groups of that session), then SIGKILL to them after @grace_ms unless @pid is gone
+ * (0: no second signal), and reaps @pid, in a background thread: this never blocks and works
  * even once the caller's main context has stopped. The caller must have destroyed its
  * own child watch of @pid. */
 void mr_tb_child_end (GPid pid, int signum, guint grace_ms);

@@ -63,14 +63,19 @@ def shell_pid(ws):
 
 
 def wait_gone(pid, timeout=10):
+    """Whether @pid ends within @timeout s (a zombie left to an init that does not reap
+    counts as ended)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
             return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
-    return False
 
 
 def test_create_get_list_delete(runner):
@@ -207,10 +212,14 @@ def test_delete_kills_the_shell_and_closes_clients(runner):
     create(runner, "del")
     ws = connected(runner, "del")
     pid = shell_pid(ws)
+    # a background job has a process group of its own
+    ws.send_text("sleep 1000 & echo job-$!-job\n")
+    job = int(read_until(ws, rb"job-(\d+)-job").group(1))
     assert tb(runner, "DELETE", "/process/pty/del").status == 200
     _, close = ws.recv_until_close(20)
     assert close == (1011, '{"exitCode":137,"exitReason":"SIGKILL"}')
     assert wait_gone(pid), "the shell survived DELETE"
+    assert wait_gone(job), "a background job of the shell survived DELETE"
 
 
 def test_two_clients_get_the_same_output(runner):
