@@ -34,6 +34,7 @@
 #define CLIENT_QUEUE_MAX       256
 #define FIRST_MESSAGE_MAX      (16 * 1024 * 1024)
 #define READ_CHUNK             16384
+#define RAW_CHUNK              8192    /* bytes of child output per chunk */
 
 typedef struct _InterpArea InterpArea;
 typedef struct _Context Context;
@@ -77,6 +78,7 @@ struct _Context {
 struct _InterpArea {
   MrToolbox *toolbox;
   GHashTable *contexts;      /* id -> Context, owned */
+  GList *pendings;           /* Pending: sockets still waiting for their first message */
   char *dir;                 /* private directory holding the worker; NULL until needed */
   char *script;
 };
@@ -249,10 +251,24 @@ forward_raw (Context *ctx, Pipe *p, const char *type, gboolean final)
   if (p->buf == NULL || p->buf->len == 0)
     return;
   text = take_text (p->buf, final);
-  if (*text == '\0' || ctx->current == NULL)
-    return;
-  json = chunk_json (type, text, NULL, NULL, NULL);
-  send_chunk (ctx->current, json);
+  /* in pieces, on character boundaries: clients limit the size of a message (1 MiB for
+   * Python's websockets), and JSON escaping can make text six times longer */
+  for (const char *start = text; *start && ctx->current; )
+    {
+      gsize len = strlen (start);
+      const char *end = start + MIN (len, RAW_CHUNK);
+      g_autofree char *piece = NULL;
+
+      if (*end)
+        end = g_utf8_find_prev_char (start, end + 1);
+      if (end <= start)
+        end = start + MIN (len, RAW_CHUNK);
+      piece = g_strndup (start, end - start);
+      json = chunk_json (type, piece, NULL, NULL, NULL);
+      send_chunk (ctx->current, json);
+      g_clear_pointer (&json, g_free);
+      start = end;
+    }
 }
 
 static void
@@ -597,30 +613,50 @@ start_next (Context *ctx)
     }
 }
 
+/* Only for reset and shutdown (DELETE closes its runs first): the main loop may not run
+ * again, so the sockets are closed at once. */
+static void
+run_close_final (Run *run)
+{
+  if (run->ws)
+    {
+      mr_tb_ws_close_final (run->ws, 1001, "context shutdown");
+      g_clear_pointer (&run->ws, mr_tb_ws_unref);
+    }
+  run_free (run);
+}
+
 static void
 context_free (Context *ctx)
 {
   Run *run;
 
   while ((run = g_queue_pop_head (&ctx->waiting)) != NULL)
-    {
-      run_close (run, 1001, "context shutdown");
-      run_free (run);
-    }
+    run_close_final (run);
   if ((run = g_steal_pointer (&ctx->current)) != NULL)
-    {
-      run_close (run, 1001, "context shutdown");
-      run_free (run);
-    }
+    run_close_final (run);
   worker_stop (ctx, SIGKILL, 0);
   g_free (ctx->id);
   g_free (ctx->cwd);
   g_free (ctx);
 }
 
+typedef struct {
+  InterpArea *area;
+  MrTbWs *ws;
+} Pending;
+
+static void pending_free (Pending *p);
+
 static void
 area_free (InterpArea *area)
 {
+  while (area->pendings)
+    {
+      Pending *p = area->pendings->data;
+      mr_tb_ws_close_final (p->ws, 1001, "context shutdown");
+      pending_free (p);
+    }
   g_hash_table_unref (area->contexts);   /* kills every worker */
   if (area->script)
     g_unlink (area->script);
@@ -790,15 +826,10 @@ handle_delete_context (MrTbCall *call)
 
 /* Execute WebSocket ------------------------------------------------------------------------- */
 
-typedef struct {
-  MrToolbox *toolbox;
-  MrTbWs *ws;
-} Pending;
-
 static void
 pending_free (Pending *p)
 {
-  g_object_unref (p->toolbox);
+  p->area->pendings = g_list_remove (p->area->pendings, p);
   if (p->ws)
     mr_tb_ws_unref (p->ws);
   g_free (p);
@@ -822,7 +853,7 @@ static void
 on_first_message (MrTbWs *ws, gboolean is_text, GBytes *payload, gpointer data)
 {
   Pending *p = data;
-  InterpArea *area = get_area (p->toolbox);
+  InterpArea *area = p->area;
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   gsize len;
   const char *text = g_bytes_get_data (payload, &len);
@@ -924,7 +955,9 @@ on_execute_ready (MrTbWs *ws, gpointer data)
 {
   Pending *p = g_new0 (Pending, 1);
 
-  p->toolbox = g_object_ref (data);
+  /* the area tracks it: reset and shutdown close it too */
+  p->area = get_area (data);
+  p->area->pendings = g_list_prepend (p->area->pendings, p);
   p->ws = ws;
   mr_tb_ws_set_max_message (ws, FIRST_MESSAGE_MAX);
   mr_tb_ws_set_handlers (ws, on_first_message, on_pending_closed, p);

@@ -69,6 +69,7 @@ struct _PtySession {
 struct _PtyArea {
   MrToolbox *toolbox;
   GHashTable *sessions;      /* id -> PtySession, owned */
+  gboolean destroying;       /* reset or shutdown: the main loop may not run again */
 };
 
 /* Helpers ------------------------------------------------------------------------- */
@@ -128,6 +129,7 @@ on_client_closed (MrTbWs *ws, gushort code, gpointer data)
 static void
 close_clients (PtySession *s, int exit_code)
 {
+  gboolean final = s->area->destroying;
   g_autoptr(GPtrArray) clients = g_steal_pointer (&s->clients);
   g_autofree char *reason = exit_reason (exit_code);
   g_autofree char *close_reason = reason
@@ -144,7 +146,10 @@ close_clients (PtySession *s, int exit_code)
       PtyClient *c = clients->pdata[i];
       if (c->exit_control)
         mr_tb_ws_send_text (c->ws, control);
-      mr_tb_ws_close (c->ws, exit_code == 0 ? 1000 : 1011, close_reason);
+      if (final)
+        mr_tb_ws_close_final (c->ws, exit_code == 0 ? 1000 : 1011, close_reason);
+      else
+        mr_tb_ws_close (c->ws, exit_code == 0 ? 1000 : 1011, close_reason);
     }
 }
 
@@ -368,6 +373,7 @@ static void
 area_free (PtyArea *area)
 {
   /* every shell is killed and every client told so (session_free) */
+  area->destroying = TRUE;
   g_hash_table_unref (area->sessions);
   g_free (area);
 }

@@ -402,6 +402,15 @@ mr_tb_ws_drop (MrTbWs *ws)
   begin_closing (ws, FALSE, 0, NULL, FALSE);
 }
 
+void
+mr_tb_ws_close_final (MrTbWs *ws, gushort code, const char *reason)
+{
+  mr_tb_ws_ref (ws);
+  begin_closing (ws, TRUE, code, reason, FALSE);
+  finish (ws);
+  mr_tb_ws_unref (ws);
+}
+
 /* Receiving ------------------------------------------------------------------------ */
 
 static gushort

@@ -59,6 +59,10 @@ guint       mr_tb_ws_get_queued (MrTbWs *ws);
 void        mr_tb_ws_close (MrTbWs *ws, gushort code, const char *reason);
 void        mr_tb_ws_close_now (MrTbWs *ws, gushort code, const char *reason);
 void        mr_tb_ws_drop (MrTbWs *ws);
+/* For reset and shutdown, when the main loop may not run again: like close, but what the
+ * socket does not take at once is dropped and the connection is closed now, without
+ * waiting for the client's close frame. Also ends a close already under way. */
+void        mr_tb_ws_close_final (MrTbWs *ws, gushort code, const char *reason);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MrTbWs, mr_tb_ws_unref)
 

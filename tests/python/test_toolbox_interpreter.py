@@ -100,6 +100,22 @@ def test_output_of_child_processes(runner):
     assert "".join(c["text"] for c in chunks if c["type"] == "stderr") == "child-err\n"
 
 
+def test_big_child_output_comes_in_small_chunks(runner):
+    chunks, close = execute(runner, {"code": "import os\nos.system(\"head -c 100000 /dev/zero | tr '\\\\0' y\")"})
+    assert close == (1000, "")
+    assert stdout(chunks) == "y" * 100000
+    assert max(len(c["text"]) for c in chunks) <= 8192
+
+
+def test_huge_error_stays_below_the_message_limit(runner):
+    ws = open_execute(runner, {"code": "raise ValueError('v' * 3000000)"})
+    messages, close = ws.recv_until_close(60)
+    assert close == (1000, "")
+    assert all(len(text.encode()) < 1024 * 1024 for _, text in messages)
+    [error] = [json.loads(text) for _, text in messages]
+    assert error["name"] == "ValueError" and error["value"].endswith("... [truncated]")
+
+
 def test_error_chunk_with_traceback(runner):
     chunks, close = execute(runner, {"code": "x = 1\ndef f():\n    return 1 / 0\nf()"})
     assert close == (1000, "")
