@@ -312,7 +312,10 @@ exec_shell (const char *cwd, const char *path, char **argv, char **envp)
   sigprocmask (SIG_SETMASK, &none, NULL);
   if (chdir (cwd) != 0)
     _exit (127);
-  close_range (3, ~0U, 0);         /* the runner's sockets and other terminals' masters */
+  /* the runner's sockets and other terminals' masters (a loop on kernels before 5.9) */
+  if (close_range (3, ~0U, 0) != 0)
+    for (int fd = 3; fd < 65536; fd++)
+      close (fd);
   execve (path, argv, envp);
   _exit (127);
 }
