@@ -2,9 +2,10 @@
 // runner's toolbox proxy:
 //  - the ProcessApi and InterpreterApi of both toolbox clients (0.161 and 0.218) for the
 //    REST calls, with the `ws` package for the WebSockets they do not wrap;
-//  - the SDK 0.218's own Process (createPty = /process/pty/create-connect, connectPty,
-//    PtyHandle) and CodeInterpreter (runCode), built on a toolbox client configuration:
-//    they only need a basePath and headers, no control plane.
+//  - the SDKs' own Process (0.218: createPty = /process/pty/create-connect with the
+//    exit-control subprotocol; 0.161: createPty = POST lazyStart + connect), PtyHandle and
+//    CodeInterpreter (runCode), built on a toolbox client configuration: they only need a
+//    basePath and headers, no control plane.
 'use strict';
 
 const path = require('path');
@@ -18,6 +19,8 @@ const clients = {
 const sdk = require('@daytonaio/sdk');
 // not exported by the package: load it next to the SDK's entry point
 const { CodeInterpreter } = require(path.join(path.dirname(require.resolve('@daytonaio/sdk')), 'CodeInterpreter.js'));
+const sdk0161 = require('sdk0161');
+const CodeInterpreter0161 = require('sdk0161/src/CodeInterpreter').CodeInterpreter;
 
 const wsBase = (cfg) => cfg.basePath.replace(/^http/, 'ws');
 
@@ -191,9 +194,40 @@ async function sdkCodeInterpreter(sandboxId) {
   emit('sdk-run-code-default', { stdout: r.stdout, listed: (await ci.listContexts()).map((c) => c.id) });
 }
 
+// SDK 0.161: the at-mock protocol (no subprotocol; the exit comes from the close reason)
+async function sdk0161Flows(sandboxId) {
+  const pkg = clients['toolbox-0.161'];
+  const cfg = toolboxConfiguration(pkg, sandboxId);
+  const proc = new sdk0161.Process(cfg, undefined, new pkg.ProcessApi(cfg), async () => '');
+  let output = '';
+  const handle = await proc.createPty({ id: 'sdk0161-pty', cols: 70, rows: 20, envs: { OLD_VAR: 'o' },
+                                        onData: (d) => { output += Buffer.from(d).toString(); } });
+  await handle.sendInput('echo $OLD_VAR-$((3+4)); stty size\n');
+  for (let i = 0; i < 400 && !(output.includes('o-7') && output.includes('20 70')); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(output.includes('o-7') && output.includes('20 70'), output.slice(-300));
+  await handle.sendInput('exit 0\n');
+  const result = await handle.wait();
+  emit('sdk0161-create-pty', { exitCode: result.exitCode, error: result.error === undefined ? null : result.error });
+
+  const ci = new CodeInterpreter0161(cfg, new pkg.InterpreterApi(cfg), async () => '');
+  let r = await ci.runCode('old = 3\nprint(old * 3)');
+  const first = r.stdout;
+  let timeout;
+  try {
+    await ci.runCode('import time\ntime.sleep(30)', { timeout: 1 });
+  } catch (err) {
+    timeout = err.message;
+  }
+  r = await ci.runCode('print(old)');
+  emit('sdk0161-run-code', { first, after: r.stdout, timeout });
+}
+
 run(async () => {
   const sandboxId = await createSandbox('official-pty');
   for (const [name, pkg] of Object.entries(clients)) await toolboxClient(name, pkg, sandboxId);
   await sdkProcess(sandboxId);
   await sdkCodeInterpreter(sandboxId);
+  await sdk0161Flows(sandboxId);
 });

@@ -1,6 +1,7 @@
 """PTY sessions and the code interpreter driven by the official npm clients
 (tests/node/pty.js): both toolbox clients' ProcessApi/InterpreterApi plus `ws`, and the
-SDK 0.218's Process/PtyHandle and CodeInterpreter pointed at the runner's toolbox proxy."""
+Process/PtyHandle and CodeInterpreter of SDK 0.218 and 0.161 pointed at the runner's
+toolbox proxy."""
 import mrtest
 
 mrtest.require_npm_clients()
@@ -32,3 +33,8 @@ def test_pty_and_interpreter_with_official_clients(runner):
     assert steps["sdk-run-code-timeout"]["name"] == "DaytonaTimeoutError"
     assert steps["sdk-run-code-default"]["stdout"] == "default context\n"
     assert "default" not in steps["sdk-run-code-default"]["listed"]
+
+    assert steps["sdk0161-create-pty"] == {"step": "sdk0161-create-pty", "exitCode": 0, "error": None}
+    old = steps["sdk0161-run-code"]
+    assert (old["first"], old["after"]) == ("9\n", "3\n")
+    assert "timed out" in old["timeout"].lower()
