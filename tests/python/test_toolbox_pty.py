@@ -44,17 +44,20 @@ def connected(runner, sid, **kw):
 
 
 def read_until(ws, pattern, timeout=20):
-    """Binary output until @pattern (a regex over the bytes) matches; returns the match."""
+    """Binary output until @pattern (a regex over the bytes) matches; returns the match.
+    What follows the match is kept for the next call."""
     deadline = time.monotonic() + timeout
-    out = b""
-    while time.monotonic() < deadline:
+    out = getattr(ws, "unread_output", b"")
+    while True:
+        m = re.search(pattern, out)
+        if m:
+            ws.unread_output = out[m.end():]
+            return m
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{pattern!r} not in output {out[-500:]!r}")
         kind, payload = ws.recv()
         assert kind == "binary", (kind, payload)
         out += payload
-        m = re.search(pattern, out)
-        if m:
-            return m
-    raise AssertionError(f"{pattern!r} not in output {out[-500:]!r}")
 
 
 def shell_pid(ws):
