@@ -357,3 +357,36 @@ def test_create_connect(runner, tmp_path):
     with pytest.raises(ConnectionError):
         ws.recv()
     tb(runner, "DELETE", "/process/pty/cc2")
+
+
+def test_served_by_the_toolbox_daemon(tmp_path):
+    """The same PTY and interpreter from mock-runner-toolboxd; SIGTERM ends their processes."""
+    import signal
+    import subprocess
+    from mrtest import TOOLBOXD_BIN, request
+    proc = subprocess.Popen([TOOLBOXD_BIN, "--port", "0", "--host", "127.0.0.1", "--work-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        port = int(re.search(r"port (\d+)", line).group(1))
+        url = f"http://127.0.0.1:{port}"
+        assert request(url, "POST", "/process/pty", body={"id": "d1"}).status == 201
+        ws = WebSocket.connect(url, "/process/pty/d1/connect")
+        ws.settimeout(20)
+        assert ws.recv() == ("text", '{"status":"connected","type":"control"}')
+        shell = shell_pid(ws)
+        worker_ws = WebSocket.connect(url, "/process/interpreter/execute")
+        worker_ws.send_text(json.dumps({"code": "import os\nprint(os.getpid())"}))
+        messages, close = worker_ws.recv_until_close(30)
+        assert close == (1000, "")
+        worker = int(json.loads(messages[0][1])["text"])
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+        assert ws.recv_until_close(20)[1] == (1011, '{"exitCode":137,"exitReason":"SIGKILL"}')
+        assert wait_gone(shell) and wait_gone(worker)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
