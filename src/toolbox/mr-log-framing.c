@@ -266,3 +266,17 @@ mr_log_parse_exit_code (const char *text, gsize len, int *exit_code)
   *exit_code = (int) value;
   return TRUE;
 }
+
+/**
+ * mr_log_to_utf8: (skip)
+ *
+ * Returns: (transfer full): @data as valid UTF-8, invalid sequences and NUL bytes
+ *   replaced by U+FFFD
+ */
+char *
+mr_log_to_utf8 (const guint8 *data, gsize len)
+{
+  if (len == 0)
+    return g_strdup ("");
+  return g_utf8_make_valid ((const char *) data, (gssize) len);
+}

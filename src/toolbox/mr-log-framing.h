@@ -49,4 +49,7 @@ void mr_log_demux (const guint8 *data, gsize len, GByteArray *out_stdout, GByteA
 
 gboolean mr_log_parse_exit_code (const char *text, gsize len, int *exit_code);
 
+/* Output as a JSON-safe string: invalid UTF-8 (and NUL) become U+FFFD, as Go does */
+char *mr_log_to_utf8 (const guint8 *data, gsize len);
+
 G_END_DECLS
