@@ -322,6 +322,8 @@ mr_child_terminate (MrChild *child, guint grace_ms, guint poll_ms,
       signal_pids (child->terminate_pids, SIGTERM);
       kill (child->pid, SIGTERM);
     }
+  /* and whatever the group still holds (processes left by a shell that died) */
+  mr_child_signal_group (child, SIGTERM);
   child->terminate_deadline = g_get_monotonic_time () + (gint64) grace_ms * 1000;
   child->terminate_timer = mr_timeout_add (poll_ms, terminate_poll, child);
 }

@@ -28,7 +28,7 @@
 
 #include "mr-toolbox-private.h"
 #include "mr-child-process.h"
-#include "mr-client-watch.h"
+#include "mr-held-message.h"
 #include "mr-command-line.h"
 #include "mr-fd-reader.h"
 #include "mr-log-framing.h"
@@ -48,15 +48,13 @@ typedef struct {
 
 struct _Run {
   ProcessArea *area;        /* NULL once the area is destroyed */
-  MrTbCall *call;           /* valid while msg is referenced */
-  SoupServerMessage *msg;   /* NULL once answered */
-  gulong finished_id;
+  MrTbCall *call;           /* valid while the message is held */
+  MrHeldMessage held;       /* the request, until answered */
   gboolean code_run;
   MrChild *child;
   MrFdReader *output;
   GByteArray *buffer;
   GSource *timeout;
-  MrClientWatch *client;
   gboolean eof;
   gboolean timed_out;
   gboolean killed;
@@ -187,9 +185,8 @@ static void
 run_answer (Run *run)
 {
   g_autofree char *result = NULL;
-  SoupServerMessage *msg = run->msg;
 
-  if (msg == NULL)
+  if (mr_held_message_get (&run->held) == NULL)
     return;
   if (run->timed_out)
     mr_tb_reply_error (run->call, 408, "command execution timeout");
@@ -200,10 +197,7 @@ run_answer (Run *run)
       result = mr_log_to_utf8 (run->buffer->data, run->buffer->len);
       reply_result (run->call, code, result, run->code_run);
     }
-  g_signal_handler_disconnect (msg, run->finished_id);
-  run->msg = NULL;
-  soup_server_message_unpause (msg);
-  g_object_unref (msg);
+  mr_held_message_release (&run->held, TRUE);
 }
 
 static void
@@ -211,7 +205,6 @@ run_free (Run *run)
 {
   run_answer (run);
   mr_source_clear (&run->timeout);
-  g_clear_pointer (&run->client, mr_client_watch_free);
   g_clear_pointer (&run->output, mr_fd_reader_free);
   if (run->child)
     {
@@ -279,26 +272,12 @@ on_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The client went away (or the server, at shutdown): nobody waits for the result. */
 static void
-on_client_gone (gpointer user_data)
+on_lost (gpointer user_data)
 {
   Run *run = user_data;
 
-  g_clear_pointer (&run->client, mr_client_watch_free);
-  run->killed = TRUE;
-  run_kill (run);
-  run_check_done (run);
-}
-
-static void
-on_finished (SoupServerMessage *msg, gpointer user_data)
-{
-  Run *run = user_data;
-
-  /* the request ended before the answer (the server went away): drop it */
-  g_signal_handler_disconnect (msg, run->finished_id);
-  run->msg = NULL;
-  g_object_unref (msg);
   run->killed = TRUE;
   run_kill (run);
   run_check_done (run);
@@ -406,13 +385,11 @@ run_start (MrTbCall *call, const char * const *argv, const char *cwd, GHashTable
     }
 
   g_ptr_array_add (area->runs, run);
-  run->msg = g_object_ref (call->msg);
-  soup_server_message_pause (run->msg);
-  run->finished_id = g_signal_connect (run->msg, "finished", G_CALLBACK (on_finished), run);
+  soup_server_message_pause (call->msg);
+  mr_held_message_hold (&run->held, call->msg, TRUE, on_lost, run);
   run->output = mr_fd_reader_new (pipe_fds[0], on_output, run);
   if (timeout_s > 0)
     run->timeout = mr_timeout_add ((guint) MIN ((guint64) timeout_s * 1000, G_MAXUINT), on_timeout, run);
-  run->client = mr_client_watch_new (run->msg, on_client_gone, run);
 }
 
 /* Request bodies ------------------------------------------------------------------- */
