@@ -192,6 +192,11 @@ main (int argc, char **argv)
   if (!mr_config_validate (config, TRUE, &error) || !setup_logging (config, &log_target, &error))
     return fail (error);
 
+  /* handlers first: a SIGTERM right after the ready line must still stop us cleanly */
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, loop);
+  g_unix_signal_add (SIGTERM, on_signal, loop);
+
   runner = mr_runner_new_with_config (config);
   if (mr_runner_start (runner, &error) == 0)
     return fail (error);
@@ -202,9 +207,6 @@ main (int argc, char **argv)
           config->ssh_gateway_enable ? config->ssh_backend : "");
   fflush (stdout);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGINT, on_signal, loop);
-  g_unix_signal_add (SIGTERM, on_signal, loop);
   g_main_loop_run (loop);
 
   mr_runner_stop (runner);

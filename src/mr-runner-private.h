@@ -44,6 +44,10 @@ gint64      mr_runner_get_start_time (MrRunner *self);
 void        mr_runner_observe_operation (MrRunner *self, const char *operation, gboolean success, gint64 started_us);
 GPtrArray  *mr_runner_get_plugins (MrRunner *self);
 
+/* the toolbox dispatch shared by every route that serves the toolbox API */
+void mr_api_toolbox_dispatch (MrExchange *ex, const char *sandbox_id, const char *path, const char *prefix);
+void mr_api_toolbox_body (MrExchange *ex);
+
 /* route tables, one per file in api/ */
 void mr_api_register_health (MrRouter *router);
 void mr_api_register_sandboxes (MrRouter *router);
