@@ -506,6 +506,28 @@ def test_input_errors(rn, session):
     assert rn.post(f"{BASE}/{session}/command/{cid}/input", {"data": "x"}).status == 410
 
 
+def test_keep_alive_client_survives_204(rn, session):
+    # libsoup 3.2 drops the connection after a 204: the answer must say so, or a
+    # keep-alive client's next request on it fails
+    url = urllib.parse.urlsplit(rn.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=20)
+    headers = {"Authorization": f"Bearer {rn.token}", "Content-Type": "application/json"}
+    try:
+        cid = start(rn, session, "read x; echo $x")
+        conn.request("POST", f"{BASE}/{session}/command/{cid}/input", body=json.dumps({"data": "x"}), headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 204
+        assert resp.getheader("Connection") == "close"
+        # http.client reconnects when told to close; a client reusing the socket would fail
+        conn.request("GET", f"{BASE}/{session}", headers=headers)
+        resp = conn.getresponse()
+        assert resp.status == 200
+        resp.read()
+    finally:
+        conn.close()
+
+
 # -- delete and process cleanup -------------------------------------------------------------
 
 def session_pids(rn, sid):
