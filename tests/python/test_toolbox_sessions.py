@@ -618,3 +618,61 @@ def test_two_runners_do_not_share_sessions(make_runner):
     assert a.delete(base).status == 204
     assert b.post(f"{base}/exec", {"command": "echo from-b"}, headers=SDK_OLD).json()["output"] == f"{OUT}from-b\n"
     assert a.get(base).status == 404
+
+
+def test_reset_kills_every_process_of_the_area(tmp_path):
+    """MrRunner in-process (GI): reset ends sessions, running and lingering commands."""
+    gi = pytest.importorskip("gi")
+    gi.require_version("MockRunner", "1.0")
+    from gi.repository import MockRunner
+
+    runner = MockRunner.Runner.new()
+    runner.start()
+    url, token = runner.get_url(), runner.get_token()
+
+    def call(method, path, body=None, headers=None, timeout=30):
+        return request(url, method, path, body=body, headers=headers, token=token, timeout=timeout)
+
+    try:
+        dto = {"id": "sb", "userId": "u", "snapshot": "s", "osUser": "d", "cpuQuota": 1, "gpuQuota": 0,
+               "memoryQuota": 1, "storageQuota": 1}
+        assert call("POST", "/sandboxes", dto).status == 201
+        base = "/sandboxes/sb/toolbox/process"
+        before = set(descendants(os.getpid()))
+        baseline = fd_count(os.getpid())
+        assert call("POST", f"{base}/session", {"sessionId": "s"}).status == 201
+        shell = int(call("POST", f"{base}/session/s/exec", {"command": "echo $$"}, SDK_OLD).json()["output"][3:])
+        bg = int(call("POST", f"{base}/session/s/exec", {"command": "sleep 300 > /dev/null 2>&1 & echo $!"},
+                      SDK_OLD).json()["output"][3:])
+        lingering_file = tmp_path / "lingering.pid"
+        assert call("POST", f"{base}/execute",
+                    {"command": f"sh -c 'sleep 301 > /dev/null 2>&1 & echo $! > {lingering_file}'"}).status == 200
+        lingering = int(lingering_file.read_text())
+        results = {}
+        waiters = [
+            threading.Thread(target=lambda: results.setdefault(
+                "sync", call("POST", f"{base}/session/s/exec", {"command": "sleep 302"}, SDK_OLD))),
+            threading.Thread(target=lambda: results.setdefault(
+                "execute", call("POST", f"{base}/execute", {"command": "sleep 303"}))),
+        ]
+        for t in waiters:
+            t.start()
+        time.sleep(0.5)
+        assert all(alive(p) for p in (shell, bg, lingering))
+
+        runner.reset()
+
+        for t in waiters:
+            t.join(15)
+        # the waiting requests are answered: the session is gone, the command was killed
+        assert results["sync"].status == 400 and results["sync"].json()["message"] == "session cancelled"
+        assert results["execute"].status == 200 and results["execute"].json()["exitCode"] == -1
+        assert not any(alive(p) for p in (shell, bg, lingering))
+        assert settle(lambda: set(descendants(os.getpid())) - before, set()) == set()
+        assert settle(lambda: fd_count(os.getpid()), baseline) == baseline
+        # the toolbox starts afresh (and the sandbox was forgotten too)
+        assert call("POST", "/sandboxes", dto).status == 201
+        assert call("GET", f"{base}/session").json() == []
+        assert call("POST", f"{base}/session", {"sessionId": "s"}).status == 201
+    finally:
+        runner.stop()
