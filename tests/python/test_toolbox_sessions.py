@@ -676,3 +676,48 @@ def test_reset_kills_every_process_of_the_area(tmp_path):
         assert call("POST", f"{base}/session", {"sessionId": "s"}).status == 201
     finally:
         runner.stop()
+
+
+def test_served_by_the_toolbox_daemon(tmp_path):
+    """The same routes from mock-runner-toolboxd (port 2280 inside a container): there a
+    plain GET with follow=true is the daemon's plain reply (the runner converts follow)."""
+    import subprocess
+    from mrtest import TOOLBOXD_BIN, free_port
+
+    port = free_port()
+    work = tmp_path / "work"
+    proc = subprocess.Popen([TOOLBOXD_BIN, "--port", str(port), "--work-dir", str(work), "--home-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if request(url, "GET", "/version").status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        r = request(url, "POST", "/process/execute", {"command": "pwd"})
+        assert r.json() == {"exitCode": 0, "result": f"{os.path.realpath(work)}\n"}
+        assert request(url, "POST", "/process/session", {"sessionId": "d"}).status == 201
+        shell = int(request(url, "POST", "/process/session/d/exec", {"command": "echo $$"},
+                            headers=SDK_OLD).json()["output"][3:])
+        cid = request(url, "POST", "/process/session/d/exec", {"command": "echo a; sleep 0.5; echo b", "runAsync": True},
+                      headers=SDK_OLD).json()["cmdId"]
+        time.sleep(0.2)
+        r = request(url, "GET", f"/process/session/d/command/{cid}/logs?follow=true", headers=SDK_OLD)
+        assert r.status == 200 and r.text == f"{OUT}a\n"
+        ws = WebSocket.connect(url, f"/process/session/d/command/{cid}/logs?follow=true", headers=SDK_OLD)
+        messages, (code, _) = ws.recv_until_close(10)
+        ws.shutdown()
+        assert code == 1000 and b"".join(d for _, d in messages) == f"{OUT}a\n{OUT}b\n".encode()
+        # shutting the daemon down ends its sessions
+        proc.terminate()
+        proc.wait(20)
+        assert wait_gone(shell)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
