@@ -126,6 +126,15 @@ reply_no_content (MrTbCall *call)
 /* JSON models ------------------------------------------------------------------- */
 
 static JsonNode *
+take_object (JsonObject *o)
+{
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+
+  json_node_take_object (node, o);
+  return node;
+}
+
+static JsonNode *
 command_to_json (MrSessionCommand *command)
 {
   JsonObject *o = json_object_new ();
@@ -135,7 +144,7 @@ command_to_json (MrSessionCommand *command)
   /* omitted while the command runs */
   if (mr_session_command_is_finished (command))
     json_object_set_int_member (o, "exitCode", mr_session_command_get_exit_code (command));
-  return json_node_init_object (json_node_alloc (), o);
+  return take_object (o);
 }
 
 static JsonNode *
@@ -149,7 +158,7 @@ session_to_json (MrSession *session)
     json_array_add_element (commands, command_to_json (list->pdata[i]));
   json_object_set_string_member (o, "sessionId", mr_session_get_id (session));
   json_object_set_array_member (o, "commands", commands);
-  return json_node_init_object (json_node_alloc (), o);
+  return take_object (o);
 }
 
 /* POST /process/session ---------------------------------------------------------- */
