@@ -872,19 +872,18 @@ handle_logs (MrTbCall *call)
     return;
   if (mr_tb_is_websocket_request (call))
     {
-      const char *version = mr_tb_sdk_version (call);
-      const char *offered = soup_message_headers_get_one (soup_server_message_get_request_headers (call->msg),
-                                                          "Sec-WebSocket-Protocol");
+      const char *offered = soup_message_headers_get_list (soup_server_message_get_request_headers (call->msg),
+                                                           "Sec-WebSocket-Protocol");
+      g_auto(GStrv) tokens = offered ? g_strsplit (offered, ",", -1) : NULL;
       g_autofree char *echo = NULL;
       const char *protocols[2] = { NULL, NULL };
       WsStart *start = g_new0 (WsStart, 1);
 
-      /* echo the X-Daytona-SDK-Version~<v> subprotocol when the client offered it */
-      if (offered && strstr (offered, "X-Daytona-SDK-Version~") && version)
-        {
-          echo = g_strconcat ("X-Daytona-SDK-Version~", version, NULL);
-          protocols[0] = echo;
-        }
+      /* echo the X-Daytona-SDK-Version~<v> subprotocol (exactly as offered) */
+      for (char **t = tokens; t && *t && echo == NULL; t++)
+        if (g_str_has_prefix (g_strstrip (*t), "X-Daytona-SDK-Version~"))
+          echo = g_strdup (*t);
+      protocols[0] = echo;
       start->command = mr_session_command_ref (command);
       start->follow = follow;
       start->combined = request_gates (call).combined;

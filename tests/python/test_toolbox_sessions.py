@@ -394,6 +394,17 @@ def test_ws_echoes_the_sdk_version_subprotocol(rn, session):
     assert code == 1000 and b"".join(d for _, d in messages) == f"{OUT}x\n".encode()
 
 
+def test_ws_subprotocol_echo_with_other_protocols_and_header(rn, session):
+    cid = run(rn, session, "echo x")["cmdId"]
+    ws = ws_logs(rn, session, cid, follow=False, headers={"X-Daytona-SDK-Version": "0.21.5"},
+                 protocols=["other", "X-Daytona-SDK-Version~0.218.0"])
+    # the offered token is echoed as offered; the header wins for the version (old: stripped)
+    assert ws.protocol == "X-Daytona-SDK-Version~0.218.0"
+    messages, (code, _) = ws.recv_until_close(10)
+    ws.shutdown()
+    assert code == 1000 and b"".join(d for _, d in messages) == b"x\n"
+
+
 def test_ws_without_version_strips_markers(rn, session):
     cid = start(rn, session, "echo a; sleep 0.2; echo b >&2")
     ws = ws_logs(rn, session, cid, follow=True, headers={})
