@@ -367,8 +367,18 @@ mr_tb_reply_json (MrTbCall *call, guint status, JsonNode *node)
 void
 mr_tb_reply_empty (MrTbCall *call, guint status)
 {
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (call->msg);
+
   soup_server_message_set_status (call->msg, status, NULL);
-  soup_message_headers_set_content_length (soup_server_message_get_response_headers (call->msg), 0);
+  if (status == SOUP_STATUS_NO_CONTENT)
+    {
+      /* libsoup 3.2 strips Content-Length from a 204, then takes the response for one
+       * delimited by EOF and closes the connection without saying so: keep-alive clients
+       * (node's agent, curl) would send their next request into the closing socket */
+      soup_message_headers_replace (headers, "Connection", "close");
+    }
+  else
+    soup_message_headers_set_content_length (headers, 0);
 }
 
 void
