@@ -112,17 +112,6 @@ bytes_to_utf8 (const GByteArray *bytes)
   return mr_log_to_utf8 (bytes->data, bytes->len);
 }
 
-/* 204 No Content. libsoup 3.2 drops the connection after a 204 (it removes the
- * Content-Length a 204 must not carry, then takes the response for one delimited by
- * EOF) without saying so: keep-alive clients (Node's agent, curl) then fail their next
- * request on it. Saying "Connection: close" makes them open a new one. */
-static void
-reply_no_content (MrTbCall *call)
-{
-  mr_tb_reply_empty (call, 204);
-  soup_message_headers_replace (soup_server_message_get_response_headers (call->msg), "Connection", "close");
-}
-
 /* JSON models ------------------------------------------------------------------- */
 
 static JsonNode *
@@ -261,7 +250,7 @@ on_deleted (gpointer user_data)
 
   if (mr_held_message_get (&pd->held))
     {
-      reply_no_content (pd->call);
+      mr_tb_reply_empty (pd->call, 204);
       mr_held_message_release (&pd->held, TRUE);
     }
   g_free (pd);
@@ -491,7 +480,7 @@ handle_input (MrTbCall *call)
       mr_tb_reply_error (call, g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) ? 410 : 500, error->message);
       return;
     }
-  reply_no_content (call);
+  mr_tb_reply_empty (call, 204);
 }
 
 /* GET .../command/{commandId}/logs: following the log ------------------------------- */
