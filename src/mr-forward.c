@@ -253,8 +253,13 @@ mr_forward_copy_response_headers (MrForward *fwd, SoupMessageHeaders *from, guin
   SoupMessageHeaders *to = soup_server_message_get_response_headers (fwd->msg);
   SoupMessageHeadersIter iter;
   const char *name, *value;
+  /* the server's own decision to close this connection after the reply (the runner and
+   * the toolbox make it, mr_http_close_after_reply()) survives the upstream's headers */
+  gboolean close_after = soup_message_headers_header_contains (to, "Connection", "close");
 
   soup_message_headers_clear (to);
+  if (close_after && !keep_upgrade)
+    soup_message_headers_replace (to, "Connection", "close");
   soup_message_headers_iter_init (&iter, from);
   while (soup_message_headers_iter_next (&iter, &name, &value))
     {
@@ -687,8 +692,10 @@ start_http (MrForward *fwd)
       soup_message_set_request_body (fwd->upstream, soup_message_headers_get_one (req, "Content-Type"),
                                      G_INPUT_STREAM (fwd->pipe),
                                      chunked ? -1 : soup_message_headers_get_content_length (req));
-      /* a streamed body cannot be sent again, as a retry on a stale pooled connection would */
+      /* A streamed body cannot be sent again, as a retry on a stale pooled connection
+       * would: a connection of its own, not kept afterwards (or they would pile up idle) */
       soup_message_add_flags (fwd->upstream, SOUP_MESSAGE_NEW_CONNECTION);
+      soup_message_headers_replace (soup_message_get_request_headers (fwd->upstream), "Connection", "close");
       fwd->got_chunk_id = g_signal_connect (fwd->msg, "got-chunk", G_CALLBACK (on_got_chunk), fwd);
     }
   soup_session_send_async (fwd->session, fwd->upstream, G_PRIORITY_DEFAULT, fwd->cancellable,
