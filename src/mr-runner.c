@@ -345,10 +345,7 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
       {
         const char *q = g_uri_get_query (uri);
         g_autofree char *location = q ? g_strconcat (redirect, "?", q, NULL) : g_strdup (redirect);
-        discard_request_body (msg);
-        soup_server_message_set_redirect (msg, (strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0)
-                                               ? SOUP_STATUS_MOVED_PERMANENTLY : SOUP_STATUS_TEMPORARY_REDIRECT,
-                                          location);
+        mr_http_redirect (msg, location);
         return;
       }
     case MR_ROUTE_MATCH_WRONG_METHOD:
