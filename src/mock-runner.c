@@ -120,7 +120,8 @@ load_plugin_options (MrConfig *config)
   g_auto(GStrv) path = mr_plugin_get_search_path ();
   g_autoptr(GPtrArray) plugins = mr_plugin_discover ((const char * const *) path, NULL);
   static const char *const core_options[] = { "STRICT", "TOOLBOX_ANY_SANDBOX", "START_TIMEOUT_SEC",
-                                              "SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC", NULL };
+                                              "SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC",
+                                              "CONTROL_PLANE_PREFIX", "CONTROL_PLANE_API_KEY", NULL };
 
   for (const char * const *name = core_options; *name; name++)
     if (g_getenv (*name) && mr_config_get_option (config, *name) == NULL)

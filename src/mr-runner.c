@@ -318,7 +318,7 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
   ex->route = route;
   ex->sandbox_id = g_strdup (mr_exchange_param (ex, "id"));
 
-  if (!(route->flags & MR_ROUTE_PUBLIC) &&
+  if (!(route->flags & (MR_ROUTE_PUBLIC | MR_ROUTE_OWN_AUTH)) &&
       !((route->flags & MR_ROUTE_METRICS) && !self->config->metrics_auth) &&
       (auth_failure = check_auth (self, headers, daytona_auth)) != NULL)
     {
@@ -683,6 +683,7 @@ reset_in_server (MrRunner *self, gpointer data)
 {
   for (guint i = 0; i < self->plugins->len; i++)
     mr_plugin_reset (self->plugins->pdata[i]);
+  mr_api_control_plane_reset (self);
 }
 
 /**
@@ -1085,6 +1086,7 @@ register_routes (MrRunner *self)
   mr_api_register_sandboxes (self->router);
   mr_api_register_snapshots (self->router);
   mr_api_register_toolbox (self->router);
+  mr_api_register_control_plane (self->router);   /* last: every runner route wins over it */
 }
 
 static void
