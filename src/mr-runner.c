@@ -251,6 +251,15 @@ reply_too_large (MrRunner *self, SoupServerMessage *msg)
   mr_http_reply_error (msg, 413, "PAYLOAD_TOO_LARGE", message);
 }
 
+/* The toolbox request refs the message it is stored on (through the exchange): drop
+ * that reference once the message is done, or neither would ever be freed. "finished" is
+ * not emitted for a connection stolen by a WebSocket upgrade; "disconnected" is. */
+static void
+release_toolbox_request (SoupServerMessage *msg, MrExchange *ex)
+{
+  g_clear_pointer (&ex->toolbox, mr_toolbox_request_unref);
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 {
@@ -260,6 +269,9 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
   ex->msg = msg;
   ex->started_us = g_get_monotonic_time ();
   g_object_set_data_full (G_OBJECT (msg), "mr-exchange", ex, (GDestroyNotify) exchange_free);
+  mr_http_close_after_reply (msg);
+  g_signal_connect (msg, "finished", G_CALLBACK (release_toolbox_request), ex);
+  g_signal_connect (msg, "disconnected", G_CALLBACK (release_toolbox_request), ex);
 }
 
 static void

@@ -253,6 +253,14 @@ mr_toolbox_handle_body (MrToolbox *self, MrToolboxRequest *request)
   ((MrTbHandler) call->route->handler) (call);
 }
 
+/* The request refs the message it is stored on: drop it once the message is done
+ * ("disconnected" covers connections stolen by a WebSocket upgrade). */
+static void
+release_request (SoupServerMessage *msg, gpointer unused)
+{
+  g_object_set_data (G_OBJECT (msg), "mr-toolbox-request", NULL);
+}
+
 static void
 serve_early (SoupServer *server, SoupServerMessage *msg, const char *path,
              GHashTable *query, gpointer user_data)
@@ -261,6 +269,9 @@ serve_early (SoupServer *server, SoupServerMessage *msg, const char *path,
   MrToolboxRequest *request = mr_toolbox_request_new (msg, NULL, g_uri_get_path (soup_server_message_get_uri (msg)), "");
 
   g_object_set_data_full (G_OBJECT (msg), "mr-toolbox-request", request, (GDestroyNotify) mr_toolbox_request_unref);
+  mr_http_close_after_reply (msg);
+  g_signal_connect (msg, "finished", G_CALLBACK (release_request), NULL);
+  g_signal_connect (msg, "disconnected", G_CALLBACK (release_request), NULL);
   mr_toolbox_handle_headers (self, request);
 }
 
@@ -367,8 +378,15 @@ mr_tb_reply_json (MrTbCall *call, guint status, JsonNode *node)
 void
 mr_tb_reply_empty (MrTbCall *call, guint status)
 {
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (call->msg);
+
   soup_server_message_set_status (call->msg, status, NULL);
-  soup_message_headers_set_content_length (soup_server_message_get_response_headers (call->msg), 0);
+  /* no Content-Length on a 204 (RFC 7230); every reply closes its connection anyway,
+   * see mr_http_close_after_reply() */
+  if (status != SOUP_STATUS_NO_CONTENT)
+    soup_message_headers_set_content_length (headers, 0);
+  else
+    soup_message_headers_replace (headers, "Connection", "close");
 }
 
 void
@@ -459,8 +477,13 @@ complete_upgrade (SoupServerMessage *msg, Upgrade *u)
   g_autoptr(GIOStream) stream = NULL;
   g_autoptr(SoupWebsocketConnection) connection = NULL;
 
+  g_autoptr(MrToolboxRequest) request = NULL;
+
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
     return;
+  /* stealing the connection emits "disconnected", which releases the request that owns
+   * u->call: keep it alive until the callback is done */
+  request = mr_toolbox_request_ref (u->call->request);
   g_object_ref (msg);
   stream = soup_server_message_steal_connection (msg);
   connection = soup_websocket_connection_new (stream, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,
