@@ -69,16 +69,17 @@ async function runFlow(sdk) {
   const file = `${dir}/hello.txt`;
   const content = `hello via sdk ${sdk.version}\n`;
 
-  const sandbox = await step('create', async () => {
+  let sandbox;
+  await step('create', async () => {
     const params = { labels: { suite }, envVars: { FROM_CREATE: 'yes' } };
     if (sdk.createName) params.name = `${suite}-box`;
-    const sb = await daytona.create(params);
+    sandbox = await daytona.create(params);
+    const sb = sandbox;
     return {
       id: sb.id, name: sb.name, state: sb.state, labels: sb.labels, snapshot: sb.snapshot, user: sb.user,
       env: sb.env, cpu: sb.cpu, memory: sb.memory, disk: sb.disk, toolboxProxyUrl: sb.toolboxProxyUrl,
-      sandbox: sb,
     };
-  }).then((r) => r && r.sandbox);
+  });
   if (!sandbox) {
     process.exitCode = 1;
     return;

@@ -1,0 +1,217 @@
+"""The official TypeScript SDK, @daytonaio/sdk, end to end against the runner alone: no
+Daytona API, only the runner's control-plane facade (official-clients.md section 4).
+
+0.218.0 runs the whole flow twice, with useDeprecatedPolling and in its default events
+mode; 0.161.0 and 0.108.1 run the flows the version table (section 4.7) gives them. The
+node scripts (tests/node/sdk-*.js, sdk-flow.js) print one JSON line per step; the
+assertions here are on what the SDK returned. The scripts never call process.exit():
+each run also checks that Node ends by itself once the flow is done."""
+import os
+import subprocess
+import uuid
+
+import pytest
+
+import mrtest
+from mrtest import RunnerProcess
+
+mrtest.require_npm_clients()
+
+GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="Test", GIT_AUTHOR_EMAIL="test@example.com",
+               GIT_COMMITTER_NAME="Test", GIT_COMMITTER_EMAIL="test@example.com", GIT_CONFIG_NOSYSTEM="1",
+               HOME=os.environ.get("HOME", "/tmp"))
+
+# Node must end on its own well before this (it takes about a second); a client that
+# keeps reconnecting a refused socket.io stream would hang for minutes.
+NODE_TIMEOUT = 120
+
+FLOWS = {
+    "0.218-polling": ("sdk-0218.js", False),
+    "0.218-events": ("sdk-0218.js", True),
+    "0.161": ("sdk-0161.js", False),
+    "0.108": ("sdk-0108.js", False),
+}
+
+
+def git(cwd, *args):
+    subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A repository made here, cloned by the SDK by its file:// URL."""
+    d = tmp_path_factory.mktemp("origin")
+    git(d, "init", "-q", "-b", "main")
+    (d / "README.md").write_text("# cloned by the SDK\n")
+    (d / "src").mkdir()
+    (d / "src" / "app.py").write_text("print('hi')\n")
+    git(d, "add", ".")
+    git(d, "commit", "-q", "-m", "first")
+    return d
+
+
+@pytest.fixture(scope="module")
+def sdk_runner():
+    r = RunnerProcess()
+    yield r
+    r.stop()
+
+
+class Flow:
+    def __init__(self, name, runner, work, steps):
+        self.name = name
+        self.runner = runner
+        self.work = work
+        self.steps = steps
+
+    def __getitem__(self, step):
+        got = self.steps.get(step)
+        assert got is not None, f"{self.name}: step {step} did not run; steps: {list(self.steps)}"
+        assert got["ok"], f"{self.name}: step {step} failed: {got}"
+        return got
+
+    @property
+    def version(self):
+        return self.name.split("-")[0]
+
+
+@pytest.fixture(scope="module")
+def flows(sdk_runner, repo, tmp_path_factory):
+    out = {}
+    for name, (script, events) in FLOWS.items():
+        work = tmp_path_factory.mktemp("work-" + name)
+        suite = f"sdk-{name}-{uuid.uuid4().hex[:8]}"
+        lines = mrtest.run_node(script, timeout=NODE_TIMEOUT, env={
+            "MR_URL": sdk_runner.url, "MR_TOKEN": sdk_runner.token, "MR_WORKDIR": str(work),
+            "MR_GIT_REPO": repo.as_uri(), "MR_SUITE": suite, "MR_EVENTS": "1" if events else "0",
+        })
+        out[name] = Flow(name, sdk_runner, work, {line["step"]: line for line in lines})
+    return out
+
+
+@pytest.fixture(params=list(FLOWS))
+def flow(request, flows):
+    return flows[request.param]
+
+
+def test_flow_completed_and_node_exited(flow):
+    # run_node() returned: node exited by itself with rc 0, and printed the last step
+    assert flow["done"]
+
+
+def test_create(flow):
+    created = flow["create"]
+    assert created["state"] == "started"
+    assert created["labels"]["suite"].startswith("sdk-")
+    if flow.version == "0.218":
+        # 0.218 always sends a language; older SDKs only when the caller gives one
+        assert created["labels"]["code-toolbox-language"] == "python"
+    assert created["env"] == {"FROM_CREATE": "yes"}
+    assert (created["cpu"], created["memory"], created["disk"]) == (1, 1, 3)
+    assert created["user"] == "daytona"
+    if flow.version != "0.108":
+        # 0.108 reaches the toolbox through the API; the others through toolboxProxyUrl
+        assert created["toolboxProxyUrl"] == flow.runner.url + "/toolbox"
+        assert created["name"] == created["labels"]["suite"] + "-box"
+
+
+def test_runner_api_agrees(flow):
+    # the sandbox went through the runner's plugin: the runner API sees it, destroyed at the end
+    sid = flow["create"]["id"]
+    assert flow.runner.get(f"/sandboxes/{sid}").json()["state"] == "destroyed"
+
+
+def test_exec(flow):
+    assert flow["exec"]["exitCode"] == 0
+    assert flow["exec"]["result"] == "hi\n"
+    assert flow["exec_exit_code"]["exitCode"] == 3
+    assert flow["exec_exit_code"]["result"] == "oops\n"
+
+
+def test_exec_with_cwd_and_env(flow):
+    got = flow["exec_cwd_env"]
+    assert got["exitCode"] == 0
+    assert got["result"] == f"{flow.work}|hello env"
+
+
+def test_files(flow):
+    assert "sdk-dir" in flow["fs_folder"]["listed"]
+    assert flow["fs_upload"]
+    content = f"hello via sdk {_full_version(flow)}\n"
+    assert flow["fs_list"]["files"] == [{"name": "hello.txt", "size": len(content), "isDir": False}]
+    assert flow["fs_download"]["content"] == content
+    assert flow["fs_delete"]["listed"] == []
+    assert "sdk-dir" not in flow["fs_delete_folder"]["listed"]
+    # the toolbox runs on this host: the SDK's files were real files here
+    assert not (flow.work / "sdk-dir").exists()
+
+
+def test_download_of_a_missing_file_raises(flow):
+    missing = flow["fs_download_missing"]
+    assert missing["raised"] is True
+    # 0.218 maps the per-file 404 to its not-found error; older SDKs raise their base error
+    if flow.version == "0.218":
+        assert missing["error"] == "DaytonaNotFoundError"
+    else:
+        assert missing["error"].startswith("Daytona")
+
+
+def test_session(flow):
+    s = flow["session"]
+    assert s["exitCode"] == 0
+    out = s.get("stdout") or s.get("output")
+    assert "from-session" in out
+    assert "kept" in (s.get("againStdout") or s.get("againOutput"))
+    assert "from-session" in (s["logs"].get("stdout") or s["logs"]["output"])
+    assert [c["command"] for c in s["commands"]] == ["export SEEN=kept; echo from-session", 'echo "$SEEN"']
+
+
+def test_session_async_command_and_its_logs(flow):
+    s = flow["session_async"]
+    assert s["exitCode"] == 0
+    assert "later" in (s["logs"].get("stdout") or s["logs"]["output"])
+
+
+def test_git_clone(flow):
+    g = flow["git_clone"]
+    assert g["currentBranch"] == "main"
+    assert {"README.md", "src"} <= set(g["listed"])
+    assert g["fileStatus"] == []
+
+
+def test_get_and_list_by_label(flow):
+    sid = flow["create"]["id"]
+    got = flow["get"]
+    assert got["id"] == sid and got["state"] == "started"
+    if flow.version != "0.108":
+        assert got["byNameId"] == sid
+    listed = flow["list"]
+    assert listed["ids"] == [sid]
+    assert listed["states"] == ["started"]
+    assert listed["none"] == 0
+
+
+def test_stop_start_delete(flow):
+    assert flow["stop"]["state"] == "stopped"
+    assert flow["start"]["state"] == "started"
+    assert flow["exec_after_restart"]["result"] == "again\n"
+    # 0.161 does not wait for the refresh after delete (official-clients.md pitfall 10)
+    if flow.version != "0.161":
+        assert flow["delete"]["state"] == "destroyed"
+    assert flow["get_after_delete"]["state"] == "destroyed"
+
+
+def test_missing_sandbox_raises_not_found(flow):
+    missing = flow["get_missing"]
+    assert missing["raised"] is True
+    assert missing["error"] == "DaytonaNotFoundError"
+    assert "no-such-sandbox" in missing["message"]
+
+
+def test_nothing_left_running(sdk_runner, flows):
+    metrics = sdk_runner.get("/info").json()["metrics"]
+    assert metrics["currentStartedSandboxes"] == 0
+
+
+def _full_version(flow):
+    return {"0.218": "0.218.0", "0.161": "0.161.0", "0.108": "0.108.1"}[flow.version]
