@@ -87,7 +87,11 @@ print_help (const char *program)
           "  --list-plugins             List the plugins found and their options, then exit\n"
           "  --version                  Print the version and exit\n"
           "  -h, --help                 Show this help and exit\n\n"
-          "Plugins are searched in MOCK_RUNNER_PLUGIN_PATH (colon-separated), then %s.\n",
+          "Plugins are searched in MOCK_RUNNER_PLUGIN_PATH (colon-separated), then %s.\n\n"
+          "Test controls (also settable under /_mock/, see docs/mock-api.md):\n"
+          "  MOCK_RUNNER_SEED=N           Seed the random source behind generated ids\n"
+          "  MOCK_RUNNER_TIMING=MODE      immediate (default), manual or delay:<ms>\n"
+          "  MOCK_RUNNER_JOURNAL_SIZE=N   Requests kept in the journal [10000]\n",
           program, variables, MR_PLUGIN_DIR);
 }
 
@@ -121,7 +125,11 @@ load_plugin_options (MrConfig *config)
   g_autoptr(GPtrArray) plugins = mr_plugin_discover ((const char * const *) path, NULL);
   static const char *const core_options[] = { "STRICT", "TOOLBOX_ANY_SANDBOX", "START_TIMEOUT_SEC",
                                               "SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC",
-                                              "CONTROL_PLANE_PREFIX", "CONTROL_PLANE_API_KEY", NULL };
+                                              /* test controls (docs/mock-api.md) */
+                                              "MOCK_RUNNER_SEED", "MOCK_RUNNER_TIMING", "MOCK_RUNNER_JOURNAL_SIZE",
+                                              /* the control-plane facade (docs/sdk.md) */
+                                              "CONTROL_PLANE_PREFIX", "CONTROL_PLANE_API_KEY",
+                                              NULL };
 
   for (const char * const *name = core_options; *name; name++)
     if (g_getenv (*name) && mr_config_get_option (config, *name) == NULL)

@@ -377,23 +377,6 @@ op_free (Op *op)
   g_free (op);
 }
 
-/* libsoup 3.2 writes a 204 or 304 without Content-Length, then judges the connection by
- * the headers left: no length means "the body ends at EOF", so it closes the connection
- * after every such answer. A client that reuses it (Node's keep-alive agent does) sees
- * "socket hang up". Putting a zero length back once the headers are on the wire keeps
- * the connection open and the wire format unchanged. */
-static void
-restore_zero_length (SoupServerMessage *msg, gpointer data)
-{
-  soup_message_headers_set_content_length (soup_server_message_get_response_headers (msg), 0);
-}
-
-static void
-keep_alive_without_body (SoupServerMessage *msg)
-{
-  g_signal_connect (msg, "wrote-headers", G_CALLBACK (restore_zero_length), NULL);
-}
-
 static void
 op_on_finished (SoupServerMessage *msg, Op *op)
 {
@@ -423,12 +406,6 @@ op_done (GObject *source, GAsyncResult *result, gpointer user_data)
     reply_error (op->call, op->status, op->message ? op->message : "");
   else if (op->json)
     mr_tb_reply_json (op->call, op->status, op->json);
-  else if (op->status == 204)
-    {
-      /* not mr_tb_reply_empty(), which gives up the connection after a 204 */
-      soup_server_message_set_status (msg, 204, NULL);
-      keep_alive_without_body (msg);
-    }
   else
     mr_tb_reply_empty (op->call, op->status ? op->status : 200);
   soup_server_message_unpause (msg);
@@ -1993,7 +1970,6 @@ handle_download (MrTbCall *call)
     {
       close (fd);
       soup_server_message_set_status (call->msg, 304, NULL);
-      keep_alive_without_body (call->msg);
       return;
     }
 
