@@ -8,6 +8,8 @@ assertions here are on what the SDK returned. The scripts never call process.exi
 each run also checks that Node ends by itself once the flow is done."""
 import os
 import subprocess
+import time
+import urllib.parse
 import uuid
 
 import pytest
@@ -25,11 +27,14 @@ GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="Test", GIT_AUTHOR_EMAIL="test@exampl
 # keeps reconnecting a refused socket.io stream would hang for minutes.
 NODE_TIMEOUT = 120
 
+# name: (script, events mode, settings of a runner of its own or None for the shared one)
 FLOWS = {
-    "0.218-polling": ("sdk-0218.js", False),
-    "0.218-events": ("sdk-0218.js", True),
-    "0.161": ("sdk-0161.js", False),
-    "0.108": ("sdk-0108.js", False),
+    "0.218-polling": ("sdk-0218.js", False, None),
+    "0.218-events": ("sdk-0218.js", True, None),
+    # every lifecycle step takes 300 ms: the SDK's wait loops poll through creating, starting...
+    "0.218-delayed": ("sdk-0218.js", False, {"MOCK_RUNNER_TIMING": "delay:300"}),
+    "0.161": ("sdk-0161.js", False, None),
+    "0.108": ("sdk-0108.js", False, None),
 }
 
 
@@ -74,19 +79,32 @@ class Flow:
     def version(self):
         return self.name.split("-")[0]
 
+    @property
+    def delayed(self):
+        return self.name.endswith("-delayed")
+
 
 @pytest.fixture(scope="module")
 def flows(sdk_runner, repo, tmp_path_factory):
     out = {}
-    for name, (script, events) in FLOWS.items():
-        work = tmp_path_factory.mktemp("work-" + name)
-        suite = f"sdk-{name}-{uuid.uuid4().hex[:8]}"
-        lines = mrtest.run_node(script, timeout=NODE_TIMEOUT, env={
-            "MR_URL": sdk_runner.url, "MR_TOKEN": sdk_runner.token, "MR_WORKDIR": str(work),
-            "MR_GIT_REPO": repo.as_uri(), "MR_SUITE": suite, "MR_EVENTS": "1" if events else "0",
-        })
-        out[name] = Flow(name, sdk_runner, work, {line["step"]: line for line in lines})
-    return out
+    own_runners = []
+    try:
+        for name, (script, events, settings) in FLOWS.items():
+            runner = sdk_runner
+            if settings:
+                runner = RunnerProcess(env=settings)
+                own_runners.append(runner)
+            work = tmp_path_factory.mktemp("work-" + name)
+            suite = f"sdk-{name}-{uuid.uuid4().hex[:8]}"
+            lines = mrtest.run_node(script, timeout=NODE_TIMEOUT, env={
+                "MR_URL": runner.url, "MR_TOKEN": runner.token, "MR_WORKDIR": str(work),
+                "MR_GIT_REPO": repo.as_uri(), "MR_SUITE": suite, "MR_EVENTS": "1" if events else "0",
+            })
+            out[name] = Flow(name, runner, work, {line["step"]: line for line in lines})
+        yield out
+    finally:
+        for runner in own_runners:
+            runner.stop()
 
 
 @pytest.fixture(params=list(FLOWS))
@@ -118,7 +136,50 @@ def test_create(flow):
 def test_runner_api_agrees(flow):
     # the sandbox went through the runner's plugin: the runner API sees it, destroyed at the end
     sid = flow["create"]["id"]
+    deadline = time.monotonic() + 10
+    while flow.runner.get(f"/sandboxes/{sid}").json()["state"] != "destroyed" and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert flow.runner.get(f"/sandboxes/{sid}").json()["state"] == "destroyed"
+
+
+def journal(runner, **query):
+    r = runner.get("/_mock/requests?" + urllib.parse.urlencode(query))
+    assert r.status == 200, r
+    return r.json()["requests"]
+
+
+def test_toolbox_traffic_takes_the_route_of_its_sdk_version(flow):
+    # official-clients.md 4.7: <= 0.108 through the API, later ones through toolboxProxyUrl
+    sid = flow["create"]["id"]
+    # what the SDK sent (the tests here also ask the runner API about the sandbox)
+    paths = [e["path"] for e in journal(flow.runner, sandboxId=sid) if "x-daytona-source" in e["headers"]]
+    prefix = f"/api/toolbox/{sid}/toolbox/" if flow.version == "0.108" else f"/toolbox/{sid}/"
+    toolbox = [p for p in paths if p.startswith(prefix)]
+    assert f"{prefix}files/bulk-upload" in toolbox
+    assert f"{prefix}git/clone" in toolbox
+    others = [p for p in paths if not p.startswith(prefix) and not p.startswith("/api/sandbox/")]
+    assert others == []
+
+
+def test_the_sdk_polls_while_a_lifecycle_step_runs(flow):
+    """With immediate timing create answers "started" and the SDK goes straight to the
+    toolbox; with 300 ms steps it polls GET /api/sandbox/{id} until the sandbox started."""
+    sid = flow["create"]["id"]
+    entries = journal(flow.runner, sandboxId=sid)
+    first_toolbox = next(i for i, e in enumerate(entries) if "/toolbox/" in e["path"])
+    polls = [e for e in entries[:first_toolbox] if e["method"] == "GET" and e["path"] == f"/api/sandbox/{sid}"]
+    if flow.delayed:
+        assert len(polls) >= 2, [e["path"] for e in entries[:first_toolbox]]
+    else:
+        assert polls == []
+
+
+def test_events_mode_opens_socketio_and_is_refused(flow):
+    if flow.name != "0.218-events":
+        pytest.skip("only the events-mode flow opens the socket.io stream")
+    attempts = journal(flow.runner, path="/api/socket.io/")
+    assert attempts, "the SDK never tried its event stream"
+    assert {e["status"] for e in attempts} == {101}
 
 
 def test_exec(flow):
@@ -195,6 +256,11 @@ def test_stop_start_delete(flow):
     assert flow["stop"]["state"] == "stopped"
     assert flow["start"]["state"] == "started"
     assert flow["exec_after_restart"]["result"] == "again\n"
+    if flow.delayed:
+        # 0.218 does not wait for a delete unless asked to: it reports the state it got
+        assert flow["delete"]["state"] == "destroying"
+        assert flow["get_after_delete"]["state"] in ("destroying", "destroyed")
+        return
     # 0.161 does not wait for the refresh after delete (official-clients.md pitfall 10)
     if flow.version != "0.161":
         assert flow["delete"]["state"] == "destroyed"
@@ -208,9 +274,10 @@ def test_missing_sandbox_raises_not_found(flow):
     assert "no-such-sandbox" in missing["message"]
 
 
-def test_nothing_left_running(sdk_runner, flows):
-    metrics = sdk_runner.get("/info").json()["metrics"]
-    assert metrics["currentStartedSandboxes"] == 0
+def test_nothing_left_running(flows):
+    for flow in flows.values():
+        metrics = flow.runner.get("/info").json()["metrics"]
+        assert metrics["currentStartedSandboxes"] == 0, flow.name
 
 
 def _full_version(flow):
