@@ -1,6 +1,7 @@
 /* mock-runner.c: the standalone server. Configured like the Go mock runner: a .env file
  * in the working directory, then the environment, then command-line flags. */
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <glib-unix.h>
@@ -166,6 +167,9 @@ main (int argc, char **argv)
   gboolean want_list = FALSE;
 
   setlocale (LC_ALL, "");
+  /* a write into the pipe of a child that exited must fail with EPIPE, not kill the
+   * runner (Python, which embeds the library, ignores SIGPIPE too) */
+  signal (SIGPIPE, SIG_IGN);
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)

@@ -1842,13 +1842,9 @@ header_time (SoupMessageHeaders *h, const char *name)
 }
 
 static char *
-random_boundary (void)
+random_boundary (MrToolbox *toolbox)
 {
-  GString *out = g_string_new (NULL);
-
-  for (int i = 0; i < 30; i++)
-    g_string_append_printf (out, "%02x", (unsigned) g_random_int_range (0, 256));
-  return g_string_free (out, FALSE);
+  return mr_tb_random_hex (toolbox, 30);
 }
 
 /* Content-Disposition of a download: unquoted as the daemon writes it when the name is
@@ -2027,7 +2023,7 @@ handle_download (MrTbCall *call)
       g_autofree char *content_type = NULL;
       goffset length = 0;
 
-      d->boundary = random_boundary ();
+      d->boundary = random_boundary (call->toolbox);
       for (guint i = 0; i < ranges->len; i++)
         {
           Range *r = &g_array_index (ranges, Range, i);

@@ -17,6 +17,9 @@ struct _MrToolbox {
   char *version;
   MrRouter *router;
   GHashTable *areas;          /* name -> Area */
+  MrToolboxRandomFunc random_func;
+  gpointer random_data;
+  GDestroyNotify random_destroy;
 };
 
 typedef struct {
@@ -59,6 +62,8 @@ mr_toolbox_finalize (GObject *object)
 
   g_hash_table_unref (self->areas);
   mr_router_free (self->router);
+  if (self->random_destroy)
+    self->random_destroy (self->random_data);
   g_free (self->work_dir);
   g_free (self->home_dir);
   g_free (self->version);
@@ -98,6 +103,53 @@ mr_toolbox_new (const char *work_dir, const char *home_dir, GError **error)
   self->work_dir = g_canonicalize_filename (work_dir, NULL);
   self->home_dir = g_canonicalize_filename (home_dir ? home_dir : work_dir, NULL);
   return self;
+}
+
+/**
+ * mr_toolbox_set_random_func:
+ * @self: a toolbox
+ * @func: (scope notified) (nullable): the random source, or %NULL for GLib's
+ * @user_data: (closure): data for @func
+ * @destroy: (destroy user_data) (nullable): frees @user_data
+ *
+ * Sets where the toolbox draws its identifiers from (session command ids, interpreter
+ * context ids, multipart boundaries), so that a seeded runner answers the same twice.
+ */
+void
+mr_toolbox_set_random_func (MrToolbox *self, MrToolboxRandomFunc func, gpointer user_data, GDestroyNotify destroy)
+{
+  if (self->random_destroy)
+    self->random_destroy (self->random_data);
+  self->random_func = func;
+  self->random_data = user_data;
+  self->random_destroy = destroy;
+}
+
+static guint32
+next_random (MrToolbox *self)
+{
+  return self->random_func ? self->random_func (self->random_data) : g_random_int ();
+}
+
+char *
+mr_tb_random_hex (MrToolbox *toolbox, guint n_bytes)
+{
+  GString *out = g_string_sized_new (n_bytes * 2);
+
+  for (guint i = 0; i < n_bytes; i++)
+    g_string_append_printf (out, "%02x", next_random (toolbox) & 0xff);
+  return g_string_free (out, FALSE);
+}
+
+char *
+mr_tb_new_uuid (MrToolbox *toolbox)
+{
+  guint32 w[4];
+
+  for (guint i = 0; i < 4; i++)
+    w[i] = next_random (toolbox);
+  return g_strdup_printf ("%08x-%04x-4%03x-%04x-%04x%08x", w[0], w[1] >> 16, w[1] & 0xfff,
+                          ((w[2] >> 16) & 0x3fff) | 0x8000, w[2] & 0xffff, w[3]);
 }
 
 /**
