@@ -174,12 +174,15 @@ def test_the_sdk_polls_while_a_lifecycle_step_runs(flow):
         assert polls == []
 
 
-def test_events_mode_opens_socketio_and_is_refused(flow):
-    if flow.name != "0.218-events":
-        pytest.skip("only the events-mode flow opens the socket.io stream")
+def test_events_mode_opens_socketio_and_is_refused(flows):
+    # the events-mode flow ran on the shared runner; the polling flows never open the stream.
+    # The refusal itself (open, CONNECT_ERROR, close) is in test_control_plane.py.
+    flow = flows["0.218-events"]
     attempts = journal(flow.runner, path="/api/socket.io/")
     assert attempts, "the SDK never tried its event stream"
     assert {e["status"] for e in attempts} == {101}
+    assert all("sdkVersion=0.218.0" in e["query"] for e in attempts)
+    assert journal(flows["0.218-delayed"].runner, path="/api/socket.io/") == []
 
 
 def test_exec(flow):
