@@ -429,3 +429,19 @@ def test_reset_forgets_the_facade_state():
         assert again["labels"] == {}
     finally:
         r.stop()
+
+
+def test_mock_reset_forgets_the_facade_state(make_runner):
+    r = make_runner()
+    gone = create(r, name="cp-mock-reset")
+    assert api(r, "DELETE", f"/sandbox/{gone['id']}").status == 200
+    assert r.post("/_mock/reset").status == 204
+    assert api(r, "GET", f"/sandbox/{gone['id']}").status == 404
+    assert api(r, "GET", "/sandbox/cp-mock-reset").status == 404
+
+
+def test_ids_follow_the_runners_seed(make_runner):
+    first = [create(make_runner(env={"MOCK_RUNNER_SEED": "42"}))["id"] for _ in range(2)]
+    assert first[0] == first[1]
+    assert UUID4.match(first[0])
+    assert create(make_runner(env={"MOCK_RUNNER_SEED": "43"}))["id"] != first[0]
