@@ -20,6 +20,7 @@ enum {
   MR_ROUTE_METRICS = 1 << 1,   /* public unless METRICS_AUTH=true */
   MR_ROUTE_STREAM  = 1 << 2,   /* the handler consumes the body itself: no size limit */
   MR_ROUTE_CONTROL = 1 << 3,   /* a /_mock/ test control: never journaled nor faulted */
+  MR_ROUTE_OWN_AUTH = 1 << 4,  /* the route checks credentials itself (control-plane facade) */
 };
 
 /* One request's state from its headers to its reply. */
@@ -114,5 +115,9 @@ void mr_api_register_sandboxes (MrRouter *router);
 void mr_api_register_snapshots (MrRouter *router);
 void mr_api_register_toolbox (MrRouter *router);
 void mr_api_register_mock (MrRouter *router);
+
+/* the control-plane facade (api/mr-api-control-plane*.c): registered last; reset with the runner */
+void mr_api_register_control_plane (MrRouter *router);
+void mr_api_control_plane_reset (MrRunner *runner);
 
 G_END_DECLS

@@ -371,7 +371,7 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
   ex->route = route;
   ex->sandbox_id = g_strdup (mr_exchange_param (ex, "id"));
 
-  if (!(route->flags & MR_ROUTE_PUBLIC) &&
+  if (!(route->flags & (MR_ROUTE_PUBLIC | MR_ROUTE_OWN_AUTH)) &&
       !((route->flags & MR_ROUTE_METRICS) && !self->config->metrics_auth) &&
       (auth_failure = check_auth (self, headers, daytona_auth)) != NULL)
     {
@@ -795,6 +795,7 @@ reset_in_server (MrRunner *self, gpointer data)
   mr_journal_clear (self->journal);
   mr_faults_clear (self->faults);
   reseed (self);
+  mr_api_control_plane_reset (self);
 }
 
 /**
@@ -1298,6 +1299,7 @@ register_routes (MrRunner *self)
   mr_api_register_snapshots (self->router);
   mr_api_register_toolbox (self->router);
   mr_api_register_mock (self->router);
+  mr_api_register_control_plane (self->router);   /* last: every runner route wins over it */
 }
 
 static void
