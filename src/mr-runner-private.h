@@ -7,6 +7,7 @@
 #include "mr-router.h"
 #include "mr-metrics.h"
 #include "mr-hostinfo.h"
+#include "ssh/mr-ssh-access.h"
 
 G_BEGIN_DECLS
 
@@ -43,11 +44,14 @@ MrHostInfo *mr_runner_get_host_info (MrRunner *self);
 gint64      mr_runner_get_start_time (MrRunner *self);
 void        mr_runner_observe_operation (MrRunner *self, const char *operation, gboolean success, gint64 started_us);
 GPtrArray  *mr_runner_get_plugins (MrRunner *self);
+/* the runner's SSH access tokens (src/ssh/mr-ssh-access.h); thread-safe */
+MrSshAccessStore *mr_runner_get_ssh_access (MrRunner *self);
 
 /* route tables, one per file in api/ */
 void mr_api_register_health (MrRouter *router);
 void mr_api_register_sandboxes (MrRouter *router);
 void mr_api_register_snapshots (MrRouter *router);
 void mr_api_register_toolbox (MrRouter *router);
+void mr_api_register_ssh (MrRouter *router);
 
 G_END_DECLS

@@ -55,6 +55,7 @@ struct _MrRunner {
   MrMetrics *metrics;
   MrHostInfo *host_info;
   char *state_dir;
+  MrSshAccessStore *ssh_access;   /* tokens of POST /sandboxes/{id}/ssh-access */
 };
 
 enum {
@@ -683,6 +684,7 @@ reset_in_server (MrRunner *self, gpointer data)
 {
   for (guint i = 0; i < self->plugins->len; i++)
     mr_plugin_reset (self->plugins->pdata[i]);
+  mr_ssh_access_store_clear (self->ssh_access);
 }
 
 /**
@@ -959,6 +961,12 @@ mr_runner_get_plugins (MrRunner *self)
   return self->plugins;
 }
 
+MrSshAccessStore *
+mr_runner_get_ssh_access (MrRunner *self)
+{
+  return self->ssh_access;
+}
+
 void
 mr_runner_observe_operation (MrRunner *self, const char *operation, gboolean success, gint64 started_us)
 {
@@ -1085,6 +1093,7 @@ register_routes (MrRunner *self)
   mr_api_register_sandboxes (self->router);
   mr_api_register_snapshots (self->router);
   mr_api_register_toolbox (self->router);
+  mr_api_register_ssh (self->router);
 }
 
 static void
@@ -1103,6 +1112,7 @@ mr_runner_init (MrRunner *self)
   self->rand = g_rand_new ();
   self->metrics = mr_metrics_new ();
   self->host_info = mr_host_info_new ("/");
+  self->ssh_access = mr_ssh_access_store_new ();
   register_routes (self);
 }
 
@@ -1155,6 +1165,7 @@ mr_runner_finalize (GObject *object)
   g_rand_free (self->rand);
   mr_metrics_free (self->metrics);
   mr_host_info_free (self->host_info);
+  mr_ssh_access_store_free (self->ssh_access);
   if (self->state_dir)
     remove_tree (self->state_dir);
   g_free (self->state_dir);
