@@ -39,10 +39,18 @@ struct _MrSshConn {
   gint interrupted;
   gboolean role_alive;
 
+  struct ssh_counter_struct counter;   /* packets received on the client session */
+  GPtrArray *watched;               /* Watched: other sessions driven by this loop */
+
   GMutex lock;                      /* fd and interrupt_fds, which other threads shut down */
   int fd;
   GArray *interrupt_fds;
 };
+
+typedef struct {
+  ssh_session session;
+  struct ssh_counter_struct counter;
+} Watched;
 
 /* Poll sets ------------------------------------------------------------------------ */
 
@@ -87,6 +95,8 @@ mr_ssh_conn_new (ssh_session session, int fd, const char *peer_address,
   conn->channels = g_ptr_array_new ();
   conn->role_alive = TRUE;
   conn->interrupt_fds = g_array_new (FALSE, FALSE, sizeof (int));
+  conn->watched = g_ptr_array_new_with_free_func (g_free);
+  ssh_set_counters (session, NULL, &conn->counter);
   g_mutex_init (&conn->lock);
   if (!g_unix_open_pipe (conn->wake, FD_CLOEXEC, NULL))
     conn->wake[0] = conn->wake[1] = -1;
@@ -112,6 +122,7 @@ mr_ssh_conn_free (MrSshConn *conn)
       close (conn->wake[1]);
     }
   g_array_unref (conn->interrupt_fds);
+  g_ptr_array_unref (conn->watched);
   g_mutex_clear (&conn->lock);
   g_free (conn->peer_address);
   g_free (conn);
@@ -168,6 +179,42 @@ mr_ssh_conn_remove_interrupt_fd (MrSshConn *conn, int fd)
         break;
       }
   g_mutex_unlock (&conn->lock);
+}
+
+void
+mr_ssh_conn_watch_session (MrSshConn *conn, ssh_session session)
+{
+  Watched *w = g_new0 (Watched, 1);
+
+  w->session = session;
+  ssh_set_counters (session, NULL, &w->counter);
+  g_ptr_array_add (conn->watched, w);
+}
+
+void
+mr_ssh_conn_unwatch_session (MrSshConn *conn, ssh_session session)
+{
+  for (guint i = 0; i < conn->watched->len; i++)
+    {
+      Watched *w = conn->watched->pdata[i];
+      if (w->session == session)
+        {
+          ssh_set_counters (session, NULL, NULL);
+          g_ptr_array_remove_index (conn->watched, i);
+          return;
+        }
+    }
+}
+
+/* Packets received so far on every session the loop drives */
+static guint64
+packets_received (MrSshConn *conn)
+{
+  guint64 n = conn->counter.in_packets;
+
+  for (guint i = 0; i < conn->watched->len; i++)
+    n += ((Watched *) conn->watched->pdata[i])->counter.in_packets;
+  return n;
 }
 
 void
@@ -497,15 +544,17 @@ handle_channel_request (MrSshConn *conn, ssh_message msg)
     }
 }
 
-/* Takes every queued message (which also moves libssh's I/O along). FALSE once the
- * client connection is gone. */
+/* Takes every queued message (which also moves libssh's I/O along); TRUE if there
+ * were any. */
 static gboolean
 process_messages (MrSshConn *conn)
 {
+  gboolean any = FALSE;
   ssh_message msg;
 
   while ((msg = ssh_message_get (conn->session)) != NULL)
     {
+      any = TRUE;
       switch (ssh_message_type (msg))
         {
         case SSH_REQUEST_CHANNEL_OPEN:
@@ -521,7 +570,7 @@ process_messages (MrSshConn *conn)
         }
       ssh_message_free (msg);
     }
-  return !session_dead (conn);
+  return any;
 }
 
 /* Moves what can move now; TRUE if anything did. */
@@ -634,9 +683,12 @@ pump_channel (Channel *ch)
   return progress;
 }
 
-static void
+/* TRUE if anything moved */
+static gboolean
 pump_channels (MrSshConn *conn)
 {
+  gboolean any = FALSE;
+
   /* bounded, so that a busy channel cannot keep the others (and new messages) waiting */
   for (int round = 0; round < 16; round++)
     {
@@ -644,6 +696,7 @@ pump_channels (MrSshConn *conn)
 
       for (guint i = 0; i < conn->channels->len; i++)
         progress |= pump_channel (conn->channels->pdata[i]);
+      any |= progress;
       if (!progress)
         break;
     }
@@ -654,8 +707,10 @@ pump_channels (MrSshConn *conn)
         {
           g_ptr_array_remove_index (conn->channels, i - 1);
           chan_free (ch);
+          any = TRUE;
         }
     }
+  return any;
 }
 
 static void
@@ -676,9 +731,6 @@ prepare_wait (MrSshConn *conn, MrSshPollSet *set)
       Channel *ch = conn->channels->pdata[i];
       gboolean want_read = !ch->output_done && ssh_channel_window_size (ch->channel) > 0;
       ch->peer->klass->prepare (ch->peer, set, want_read);
-      /* data the client sent is waiting in libssh's buffer for room at the peer */
-      if (ch->in_len == 0 && !ch->client_eof && ssh_channel_poll (ch->channel, 0) > 0)
-        mr_ssh_poll_set_bound (set, 0);
     }
 }
 
@@ -691,15 +743,19 @@ serve (MrSshConn *conn)
   while (!mr_ssh_conn_is_interrupted (conn))
     {
       char drain[64];
-      gboolean alive = process_messages (conn);
+      guint64 packets = packets_received (conn);
+      gboolean moved = process_messages (conn);
 
       if (conn->role_alive && conn->ops->dispatch && !conn->ops->dispatch (conn))
         conn->role_alive = FALSE;
-      pump_channels (conn);
-      if (!alive || session_dead (conn))
+      moved |= pump_channels (conn);
+      if (session_dead (conn))
         break;
       if (!conn->role_alive && conn->channels->len == 0)
         break;
+      /* libssh may hold what arrived meanwhile: go round again before waiting */
+      if (moved || packets_received (conn) != packets)
+        continue;
 
       prepare_wait (conn, &set);
       if (poll ((struct pollfd *) set.fds->data, set.fds->len, set.timeout_ms) < 0 && errno != EINTR)

@@ -14,6 +14,11 @@
  *     between each channel and its peer within the SSH windows, so that a slow side
  *     holds the other back instead of filling memory.
  *
+ * Any libssh call may read the socket and queue messages or channel data as a side
+ * effect, which no fd would then announce. So the loop only waits after a pass in which
+ * nothing moved and no packet arrived on any session it drives (libssh's packet
+ * counters tell).
+ *
  * Rule for roles and peers: libssh callbacks (exit-status, signal...) only record;
  * every libssh call happens from the loop, never from inside a callback. */
 #pragma once
@@ -132,5 +137,9 @@ gboolean    mr_ssh_conn_is_interrupted (MrSshConn *conn);
 /* fds that mr_ssh_conn_interrupt() shuts down too (e.g. an upstream socket) */
 void        mr_ssh_conn_add_interrupt_fd (MrSshConn *conn, int fd);
 void        mr_ssh_conn_remove_interrupt_fd (MrSshConn *conn, int fd);
+/* Another session this connection's loop drives (the gateway's upstream): packets it
+ * receives count as activity, so the loop does not wait while libssh holds them. */
+void        mr_ssh_conn_watch_session (MrSshConn *conn, ssh_session session);
+void        mr_ssh_conn_unwatch_session (MrSshConn *conn, ssh_session session);
 
 G_END_DECLS

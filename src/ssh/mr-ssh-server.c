@@ -110,7 +110,9 @@ accept_one (MrSshServer *self)
   GThread *thread;
   int fd;
 
-  fd = accept4 (g_socket_get_fd (self->listener), (struct sockaddr *) &addr, &len, SOCK_CLOEXEC);
+  /* non-blocking: libssh writes only when poll() allows, and a blocking send() of a
+   * big buffer could stall two peers that each wait for the other to read */
+  fd = accept4 (g_socket_get_fd (self->listener), (struct sockaddr *) &addr, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
   if (fd < 0)
     return;
   peer = describe_address ((struct sockaddr *) &addr, len);
