@@ -25,6 +25,7 @@ typedef struct {
   gboolean peer_input_closed;       /* the peer takes no input: drop what comes */
   gboolean peer_eof_sent;
   gboolean output_done;             /* the peer's output ended */
+  gboolean eof_sent;                /* we told the client */
   gboolean closed;                  /* we closed the channel */
 } Channel;
 
@@ -399,6 +400,15 @@ chan_add (MrSshConn *conn, ssh_channel channel, MrSshPeer *peer, char *label)
 }
 
 static void
+close_channel (ssh_channel channel)
+{
+  /* in non-blocking mode ssh_channel_close() stops after the EOF when the socket cannot
+   * take more at once; the second call sends the CLOSE (once sent, it is a no-op) */
+  ssh_channel_close (channel);
+  ssh_channel_close (channel);
+}
+
+static void
 chan_free (Channel *ch)
 {
   /* libssh keeps the channel until the client confirms the close: it must not call
@@ -407,7 +417,7 @@ chan_free (Channel *ch)
   if (ch->peer)
     ch->peer->klass->free (ch->peer);
   if (!ch->closed && ssh_is_connected (ch->conn->session))
-    ssh_channel_close (ch->channel);
+    close_channel (ch->channel);
   ssh_channel_free (ch->channel);
   g_ptr_array_unref (ch->signals);
   g_free (ch->label);
@@ -659,7 +669,15 @@ pump_channel (Channel *ch)
         }
     }
 
-  /* the end: EOF, how it ended, close */
+  /* the end: EOF as soon as the output ends (a forwarded connection half-closes),
+   * then how it ended, then close */
+  if (ch->output_done && !ch->eof_sent)
+    {
+      if (!ssh_channel_is_closed (ch->channel))
+        ssh_channel_send_eof (ch->channel);
+      ch->eof_sent = TRUE;
+      progress = TRUE;
+    }
   if (ch->output_done && !ch->closed)
     {
       MrSshExit exit = { 0 };
@@ -668,12 +686,11 @@ pump_channel (Channel *ch)
         {
           if (!ssh_channel_is_closed (ch->channel))
             {
-              ssh_channel_send_eof (ch->channel);
               if (exit.signal)
                 ssh_channel_request_send_exit_signal (ch->channel, exit.signal, exit.core_dumped, "", "");
               else if (exit.has_status)
                 ssh_channel_request_send_exit_status (ch->channel, exit.status);
-              ssh_channel_close (ch->channel);
+              close_channel (ch->channel);
             }
           ch->closed = TRUE;
           progress = TRUE;
