@@ -226,6 +226,14 @@ def test_exec_stdin_stderr_and_work_dir(gw):
     assert b"to-stderr" in p.stderr
 
 
+def test_environment_sent_by_the_client_is_applied(gw):
+    env = dict(os.environ, MR_SSH_TEST_VAR="from the client")
+    p = subprocess.run(gw.ssh_args(gw.token(), 'echo "[$MR_SSH_TEST_VAR]"', options=["-o", "SendEnv=MR_SSH_TEST_VAR"]),
+                       capture_output=True, timeout=TIMEOUT, env=env)
+    assert p.returncode == 0, p
+    assert p.stdout == b"[from the client]\n"
+
+
 def test_exec_large_output_arrives_whole(gw):
     # more than the SSH windows on both hops: flow control has to work through the relay
     p = gw.ssh(gw.token(), "head -c 5000000 /dev/zero | tr '\\0' x; echo")
@@ -340,6 +348,8 @@ def test_sftp_put_get_and_directory_operations(gw, tmp_path):
         f"get sftpdir/upload.bin {back}\n"
         "rename sftpdir/upload.bin sftpdir/renamed.bin\n"
         "chmod 640 sftpdir/renamed.bin\n"
+        "ln -s renamed.bin sftpdir/link.bin\n"
+        "df\n"
         "ls sftpdir\n")
     p = sftp_batch(gw.port, gw.keys.stranger, gw.token(), batch)
     assert p.returncode == 0, p
@@ -348,6 +358,7 @@ def test_sftp_put_get_and_directory_operations(gw, tmp_path):
     # what landed in the toolbox, seen through the toolbox's own API
     assert gw.toolbox_file(SANDBOX, "sftpdir/renamed.bin") == data
     assert os.stat(os.path.join(gw.work_dir, "sftpdir/renamed.bin")).st_mode & 0o777 == 0o640
+    assert os.readlink(os.path.join(gw.work_dir, "sftpdir/link.bin")) == "renamed.bin"
 
 
 def test_sftp_reads_a_file_the_toolbox_wrote(gw, tmp_path):
