@@ -444,7 +444,7 @@ role_cleanup (MrSshConn *conn)
 
   if (state == NULL)
     {
-      g_message ("ssh gateway: %s left before authenticating", mr_ssh_conn_get_peer_address (conn));
+      g_info ("ssh gateway: %s left before authenticating", mr_ssh_conn_get_peer_address (conn));
       return;
     }
   if (state->sandbox_id == NULL)
