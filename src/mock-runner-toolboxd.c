@@ -1,7 +1,14 @@
 /* mock-runner-toolboxd.c: the toolbox API on its own server, as the Daytona daemon
  * serves it on port 2280 inside a sandbox. The docker toolbox backend copies this
- * program into the shared toolbox container. */
+ * program into the shared toolbox container.
+ *
+ * Like the daemon: --work-dir (DAYTONA_USER_HOME_AS_WORKDIR, as a value or as the newer
+ * daemon's environment variable set to "true", means the home directory), the config
+ * directory $HOME/.daytona, and the line "Starting toolbox server on port N" on stdout,
+ * printed here once the port is bound so that a parent can wait for it. SIGTERM and
+ * SIGINT end every process the toolbox started, then the program, with status 0. */
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <glib-unix.h>
@@ -89,12 +96,18 @@ main (int argc, char **argv)
   if (home_dir == NULL)
     home_dir = g_strdup (g_get_home_dir ());
   if (work_dir == NULL)
-    work_dir = g_get_current_dir ();
+    {
+      const char *home_as_work_dir = g_getenv ("DAYTONA_USER_HOME_AS_WORKDIR");
+      work_dir = home_as_work_dir && g_ascii_strcasecmp (home_as_work_dir, "true") == 0
+                 ? g_strdup (home_dir) : g_get_current_dir ();
+    }
   else if (strcmp (work_dir, "DAYTONA_USER_HOME_AS_WORKDIR") == 0)
     {
       g_free (work_dir);
       work_dir = g_strdup (home_dir);
     }
+  /* a client that goes away while a child's pipe is written must not kill the daemon */
+  signal (SIGPIPE, SIG_IGN);
 
   toolbox = mr_toolbox_new (work_dir, home_dir, &error);
   if (toolbox == NULL)
@@ -107,6 +120,12 @@ main (int argc, char **argv)
       fprintf (stderr, "mock-runner-toolboxd: cannot enter %s\n", mr_toolbox_get_work_dir (toolbox));
       return 1;
     }
+  {
+    /* the daemon's config directory; sessions of other daemons keep their data there */
+    g_autofree char *config_dir = g_build_filename (mr_toolbox_get_home_dir (toolbox), ".daytona", NULL);
+    if (g_mkdir_with_parents (config_dir, 0755) != 0)
+      fprintf (stderr, "mock-runner-toolboxd: warning: cannot create %s\n", config_dir);
+  }
   server = soup_server_new ("server-header", "mock-runner-toolboxd ", "raw-paths", TRUE, NULL);
   mr_toolbox_serve (toolbox, server);
   if (host)
@@ -140,6 +159,8 @@ main (int argc, char **argv)
   g_unix_signal_add (SIGINT, on_signal, loop);
   g_unix_signal_add (SIGTERM, on_signal, loop);
   g_main_loop_run (loop);
+  /* no new requests, then end every session, PTY, git and other child */
+  soup_server_disconnect (server);
   g_clear_pointer (&ssh, mr_toolbox_ssh_free);
   mr_toolbox_shutdown (toolbox);
   return 0;

@@ -1,6 +1,7 @@
 /* mock-runner.c: the standalone server. Configured like the Go mock runner: a .env file
  * in the working directory, then the environment, then command-line flags. */
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <glib-unix.h>
@@ -87,7 +88,11 @@ print_help (const char *program)
           "  --list-plugins             List the plugins found and their options, then exit\n"
           "  --version                  Print the version and exit\n"
           "  -h, --help                 Show this help and exit\n\n"
-          "Plugins are searched in MOCK_RUNNER_PLUGIN_PATH (colon-separated), then %s.\n",
+          "Plugins are searched in MOCK_RUNNER_PLUGIN_PATH (colon-separated), then %s.\n\n"
+          "Test controls (also settable under /_mock/, see docs/mock-api.md):\n"
+          "  MOCK_RUNNER_SEED=N           Seed the random source behind generated ids\n"
+          "  MOCK_RUNNER_TIMING=MODE      immediate (default), manual or delay:<ms>\n"
+          "  MOCK_RUNNER_JOURNAL_SIZE=N   Requests kept in the journal [10000]\n",
           program, variables, MR_PLUGIN_DIR);
 }
 
@@ -120,7 +125,10 @@ load_plugin_options (MrConfig *config)
   g_auto(GStrv) path = mr_plugin_get_search_path ();
   g_autoptr(GPtrArray) plugins = mr_plugin_discover ((const char * const *) path, NULL);
   static const char *const core_options[] = { "STRICT", "TOOLBOX_ANY_SANDBOX", "START_TIMEOUT_SEC",
-                                              "SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC", NULL };
+                                              "SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC",
+                                              /* test controls (docs/mock-api.md) */
+                                              "MOCK_RUNNER_SEED", "MOCK_RUNNER_TIMING", "MOCK_RUNNER_JOURNAL_SIZE",
+                                              NULL };
 
   for (const char * const *name = core_options; *name; name++)
     if (g_getenv (*name) && mr_config_get_option (config, *name) == NULL)
@@ -157,6 +165,9 @@ main (int argc, char **argv)
   gboolean want_list = FALSE;
 
   setlocale (LC_ALL, "");
+  /* a write into the pipe of a child that exited must fail with EPIPE, not kill the
+   * runner (Python, which embeds the library, ignores SIGPIPE too) */
+  signal (SIGPIPE, SIG_IGN);
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
@@ -192,6 +203,11 @@ main (int argc, char **argv)
   if (!mr_config_validate (config, TRUE, &error) || !setup_logging (config, &log_target, &error))
     return fail (error);
 
+  /* handlers first: a SIGTERM right after the ready line must still stop us cleanly */
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGINT, on_signal, loop);
+  g_unix_signal_add (SIGTERM, on_signal, loop);
+
   runner = mr_runner_new_with_config (config);
   if (mr_runner_start (runner, &error) == 0)
     return fail (error);
@@ -202,9 +218,6 @@ main (int argc, char **argv)
           config->ssh_gateway_enable ? config->ssh_backend : "");
   fflush (stdout);
 
-  loop = g_main_loop_new (NULL, FALSE);
-  g_unix_signal_add (SIGINT, on_signal, loop);
-  g_unix_signal_add (SIGTERM, on_signal, loop);
   g_main_loop_run (loop);
 
   mr_runner_stop (runner);

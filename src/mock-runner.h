@@ -16,5 +16,8 @@
 #include "mr-toolbox-backend.h"
 #include "mr-ssh-backend.h"
 #include "mr-runner.h"
+#include "mr-journal.h"
+#include "mr-faults.h"
+#include "mr-timing.h"
 
 #undef __MOCK_RUNNER_H_INSIDE__

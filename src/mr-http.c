@@ -191,3 +191,20 @@ mr_http_client_ip (SoupServerMessage *msg)
 {
   return soup_server_message_get_remote_host (msg);
 }
+
+/**
+ * mr_http_close_after_reply: (skip)
+ * @msg: a message whose headers were just read
+ *
+ * Makes the server close the connection once @msg is answered. libsoup 3.2 never notices a
+ * client closing an idle keep-alive connection (the next message on it is never started,
+ * so nothing disconnects it): every such connection would keep a socket in CLOSE-WAIT for
+ * good, and a client that opens one connection per request (Python's http.client, curl in
+ * a loop) would exhaust the server's descriptors. It also closes silently after a 204.
+ * A WebSocket handshake replaces the header with "Upgrade".
+ */
+void
+mr_http_close_after_reply (SoupServerMessage *msg)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+}

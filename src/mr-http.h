@@ -21,5 +21,6 @@ void      mr_http_reply_gerror (SoupServerMessage *msg, const GError *error);
 JsonNode *mr_http_error_body (guint status, const char *code, const char *message,
                               const char *path, const char *method);
 const char *mr_http_client_ip (SoupServerMessage *msg);
+void      mr_http_close_after_reply (SoupServerMessage *msg);
 
 G_END_DECLS

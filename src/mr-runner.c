@@ -16,6 +16,7 @@
 
 #define DEFAULT_START_TIMEOUT_SEC 300
 #define INVOKE_TIMEOUT_SEC 60
+#define DEFAULT_JOURNAL_SIZE 10000
 
 typedef enum {
   START_IDLE,
@@ -52,6 +53,13 @@ struct _MrRunner {
   MrSshBackend *ssh_backend;
 
   GRand *rand;
+  gint64 seed;           /* -1: not seeded */
+  MrJournal *journal;
+  MrFaults *faults;
+  MrTiming *timing;
+  gboolean shutting_down; /* requests cut by the shutdown are not reported */
+  MrTimingMode timing_mode;  /* the baseline, as the properties set it */
+  guint timing_delay;
   MrMetrics *metrics;
   MrHostInfo *host_info;
   char *state_dir;
@@ -69,6 +77,11 @@ enum {
   PROP_IMAGE_BACKEND,
   PROP_TOOLBOX_BACKEND,
   PROP_SSH_BACKEND,
+  PROP_OPTIONS,
+  PROP_SEED,
+  PROP_TIMING_MODE,
+  PROP_TIMING_DELAY,
+  PROP_JOURNAL_SIZE,
   N_PROPS
 };
 
@@ -76,6 +89,7 @@ enum {
   SIGNAL_SANDBOX_STATE_CHANGED,
   SIGNAL_IMAGE_ADDED,
   SIGNAL_IMAGE_REMOVED,
+  SIGNAL_REQUEST_SERVED,
   N_SIGNALS
 };
 
@@ -86,11 +100,17 @@ G_DEFINE_FINAL_TYPE (MrRunner, mr_runner, G_TYPE_OBJECT)
 
 /* Cross-thread calls ------------------------------------------------------------- */
 
+/* The invocation holds no reference on the runner: the caller's keeps it alive while it
+ * waits, and a reference released on the server thread could be the last one. A caller
+ * that gives up abandons the invocation, unless it already runs (its data lives on the
+ * caller's stack, so the caller then waits for the end). */
 typedef struct {
   gatomicrefcount ref;
   GMutex lock;
   GCond cond;
+  gboolean running;
   gboolean done;
+  gboolean abandoned;
   void (*func) (MrRunner *, gpointer);
   MrRunner *runner;
   gpointer data;
@@ -103,7 +123,6 @@ invocation_unref (Invocation *inv)
     return;
   g_mutex_clear (&inv->lock);
   g_cond_clear (&inv->cond);
-  g_object_unref (inv->runner);
   g_free (inv);
 }
 
@@ -111,7 +130,14 @@ static gboolean
 invocation_run (gpointer data)
 {
   Invocation *inv = data;
+  gboolean abandoned;
 
+  g_mutex_lock (&inv->lock);
+  abandoned = inv->abandoned;
+  inv->running = !abandoned;
+  g_mutex_unlock (&inv->lock);
+  if (abandoned)
+    return G_SOURCE_REMOVE;
   inv->func (inv->runner, inv->data);
   g_mutex_lock (&inv->lock);
   inv->done = TRUE;
@@ -122,8 +148,8 @@ invocation_run (gpointer data)
 
 /* Runs @func on the server thread and waits for it (or runs it here if this is the
  * server thread, or if the runner is not running). Returns FALSE on timeout. */
-static gboolean
-run_on_server (MrRunner *self, void (*func) (MrRunner *, gpointer), gpointer data)
+gboolean
+mr_runner_run_on_server (MrRunner *self, MrServerFunc func, gpointer data)
 {
   Invocation *inv;
   gint64 deadline;
@@ -140,7 +166,7 @@ run_on_server (MrRunner *self, void (*func) (MrRunner *, gpointer), gpointer dat
   g_mutex_init (&inv->lock);
   g_cond_init (&inv->cond);
   inv->func = func;
-  inv->runner = g_object_ref (self);
+  inv->runner = self;
   inv->data = data;
   g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, invocation_run, inv,
                               (GDestroyNotify) invocation_unref);
@@ -148,8 +174,14 @@ run_on_server (MrRunner *self, void (*func) (MrRunner *, gpointer), gpointer dat
   g_mutex_lock (&inv->lock);
   while (!inv->done)
     if (!g_cond_wait_until (&inv->cond, &inv->lock, deadline))
-      break;
+      {
+        if (!inv->running)
+          break;
+        while (!inv->done)
+          g_cond_wait (&inv->cond, &inv->lock);
+      }
   done = inv->done;
+  inv->abandoned = !done;
   g_mutex_unlock (&inv->lock);
   invocation_unref (inv);
   if (!done)
@@ -252,6 +284,15 @@ reply_too_large (MrRunner *self, SoupServerMessage *msg)
   mr_http_reply_error (msg, 413, "PAYLOAD_TOO_LARGE", message);
 }
 
+/* The toolbox request refs the message it is stored on (through the exchange): drop
+ * that reference once the message is done, or neither would ever be freed. "finished" is
+ * not emitted for a connection stolen by a WebSocket upgrade; "disconnected" is. */
+static void
+release_toolbox_request (SoupServerMessage *msg, MrExchange *ex)
+{
+  g_clear_pointer (&ex->toolbox, mr_toolbox_request_unref);
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 {
@@ -261,6 +302,19 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
   ex->msg = msg;
   ex->started_us = g_get_monotonic_time ();
   g_object_set_data_full (G_OBJECT (msg), "mr-exchange", ex, (GDestroyNotify) exchange_free);
+  mr_http_close_after_reply (msg);
+  g_signal_connect (msg, "finished", G_CALLBACK (release_toolbox_request), ex);
+  g_signal_connect (msg, "disconnected", G_CALLBACK (release_toolbox_request), ex);
+  /* the request journal follows every request to its reply (mr-journal.c) */
+  mr_journal_watch (self, msg);
+}
+
+/* The route's own early handler, when nothing (no fault rule) stopped the request. */
+static void
+run_route_early_handler (MrExchange *ex)
+{
+  if (ex->route->early_handler)
+    ((MrRouteHandler) ex->route->early_handler) (ex);
 }
 
 static void
@@ -279,6 +333,8 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
   const char *auth_failure;
   goffset length;
 
+  /* the journal records the headers as the client sent them */
+  mr_journal_capture (msg);
   /* never forwarded to a toolbox, whatever happens next */
   soup_message_headers_remove (headers, "X-Daytona-Authorization");
 
@@ -340,8 +396,10 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
       g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), ex);
     }
 
-  if (route->early_handler)
-    ((MrRouteHandler) route->early_handler) (ex);
+  /* fault and latency rules (mr-faults.c) may answer, delay or drop the request */
+  if (!(route->flags & MR_ROUTE_CONTROL) && mr_faults_intercept (self->faults, ex, run_route_early_handler))
+    return;
+  run_route_early_handler (ex);
 }
 
 static void
@@ -401,7 +459,8 @@ load_plugin (MrRunner *self, MrPluginKind kind, const char *name, GError **error
       return NULL;
     }
   g_ptr_array_add (self->plugins, g_object_ref (plugin));
-  return g_steal_pointer (&plugin);
+  /* borrowed: self->plugins holds the reference (returning ours leaked every plugin) */
+  return plugin;
 }
 
 static gboolean
@@ -515,6 +574,10 @@ listen (MrRunner *self, GError **error)
 static void
 shut_down (MrRunner *self)
 {
+  /* held requests and waiting transitions reference messages and plugins */
+  self->shutting_down = TRUE;
+  mr_faults_cancel_pending (self->faults);
+  mr_timing_cancel_all (self->timing);
   if (self->server)
     {
       soup_server_disconnect (self->server);
@@ -531,6 +594,7 @@ server_thread (gpointer data)
   gboolean ok;
 
   g_main_context_push_thread_default (self->context);
+  self->shutting_down = FALSE;
   ok = load_plugins (self, &error) && listen (self, &error);
 
   g_mutex_lock (&self->lock);
@@ -548,6 +612,50 @@ server_thread (gpointer data)
     ;
   g_main_context_pop_thread_default (self->context);
   return NULL;
+}
+
+/* The test controls' options (MOCK_RUNNER_SEED, MOCK_RUNNER_TIMING,
+ * MOCK_RUNNER_JOURNAL_SIZE): the standalone server's way to set what embedders set
+ * with properties. */
+static gboolean
+apply_test_options (MrRunner *self, GError **error)
+{
+  const char *seed = mr_runner_get_option (self, "MOCK_RUNNER_SEED");
+  const char *timing = mr_runner_get_option (self, "MOCK_RUNNER_TIMING");
+  const char *journal_size = mr_runner_get_option (self, "MOCK_RUNNER_JOURNAL_SIZE");
+  guint64 n;
+
+  if (seed)
+    {
+      if (!g_ascii_string_to_unsigned (seed, 10, 0, G_MAXINT64, &n, NULL))
+        {
+          g_set_error (error, MR_ERROR, MR_ERROR_CONFIG, "invalid value for MOCK_RUNNER_SEED: '%s' (expected a "
+                       "non-negative integer)", seed);
+          return FALSE;
+        }
+      mr_runner_set_seed (self, (gint64) n);
+    }
+  if (timing)
+    {
+      MrTimingMode mode;
+      guint delay_ms;
+      if (!mr_timing_parse (timing, &mode, &delay_ms, error))
+        return FALSE;
+      self->timing_mode = mode;
+      self->timing_delay = delay_ms;
+      mr_timing_set_baseline (self->timing, mode, delay_ms);
+    }
+  if (journal_size)
+    {
+      if (!g_ascii_string_to_unsigned (journal_size, 10, 1, G_MAXUINT32, &n, NULL))
+        {
+          g_set_error (error, MR_ERROR, MR_ERROR_CONFIG, "invalid value for MOCK_RUNNER_JOURNAL_SIZE: '%s' "
+                       "(expected a positive integer)", journal_size);
+          return FALSE;
+        }
+      mr_journal_set_max_entries (self->journal, (guint) n);
+    }
+  return TRUE;
 }
 
 /**
@@ -578,7 +686,7 @@ mr_runner_start (MrRunner *self, GError **error)
     }
   g_mutex_unlock (&self->lock);
 
-  if (!mr_config_validate (self->config, FALSE, error))
+  if (!mr_config_validate (self->config, FALSE, error) || !apply_test_options (self, error))
     return 0;
 
   g_clear_error (&self->start_error);
@@ -679,11 +787,18 @@ mr_runner_is_running (MrRunner *self)
   return self->start_state == START_READY;
 }
 
+static void reseed (MrRunner *self);
+
 static void
 reset_in_server (MrRunner *self, gpointer data)
 {
+  /* waiting transitions first: they hold plugin state that is about to go */
+  mr_timing_reset (self->timing);
   for (guint i = 0; i < self->plugins->len; i++)
     mr_plugin_reset (self->plugins->pdata[i]);
+  mr_journal_clear (self->journal);
+  mr_faults_clear (self->faults);
+  reseed (self);
   mr_ssh_access_store_clear (self->ssh_access);
 }
 
@@ -691,12 +806,15 @@ reset_in_server (MrRunner *self, gpointer data)
  * mr_runner_reset:
  * @self: a runner
  *
- * Returns every plugin to its configured baseline.
+ * Returns every plugin to its configured baseline and clears the test controls: the
+ * journal is emptied, fault rules removed, the timing set back to #MrRunner:timing-mode
+ * (waiting transitions dropped) and, if #MrRunner:seed is set, the random source
+ * restarted from it, so that every test after a reset sees the same ids.
  */
 void
 mr_runner_reset (MrRunner *self)
 {
-  run_on_server (self, reset_in_server, NULL);
+  mr_runner_run_on_server (self, reset_in_server, NULL);
 }
 
 /* Accessors ---------------------------------------------------------------------- */
@@ -987,6 +1105,8 @@ mr_runner_random_int (MrRunner *self)
 {
   guint32 n;
 
+  g_return_val_if_fail (MR_IS_RUNNER (self), 0);
+
   g_mutex_lock (&self->lock);
   n = g_rand_int (self->rand);
   g_mutex_unlock (&self->lock);
@@ -1028,6 +1148,103 @@ mr_runner_random_uuid (MrRunner *self)
                           w[2] & 0xffff, w[3]);
 }
 
+static void
+reseed (MrRunner *self)
+{
+  g_mutex_lock (&self->lock);
+  if (self->seed >= 0)
+    {
+      guint32 words[2] = { (guint32) (self->seed & 0xffffffff), (guint32) ((guint64) self->seed >> 32) };
+      g_rand_set_seed_array (self->rand, words, 2);
+    }
+  g_mutex_unlock (&self->lock);
+}
+
+/**
+ * mr_runner_set_seed:
+ * @self: a runner
+ * @seed: a seed (0 to 2^63 - 1), or -1 for an unseeded source
+ *
+ * Restarts the runner's random source, behind every id the runner and its plugins
+ * generate and every fault probability, from @seed: two runners given the same seed
+ * and the same requests answer the same. The seed stays the baseline that
+ * mr_runner_reset() restarts from. Same as setting #MrRunner:seed.
+ */
+void
+mr_runner_set_seed (MrRunner *self, gint64 seed)
+{
+  g_return_if_fail (MR_IS_RUNNER (self));
+  g_return_if_fail (seed >= -1);
+
+  g_mutex_lock (&self->lock);
+  self->seed = seed;
+  if (seed < 0)
+    {
+      g_rand_free (self->rand);
+      self->rand = g_rand_new ();
+    }
+  g_mutex_unlock (&self->lock);
+  reseed (self);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SEED]);
+}
+
+/**
+ * mr_runner_get_seed:
+ * @self: a runner
+ *
+ * Returns: the seed, or -1 if the random source is not seeded
+ */
+gint64
+mr_runner_get_seed (MrRunner *self)
+{
+  g_return_val_if_fail (MR_IS_RUNNER (self), -1);
+  return self->seed;
+}
+
+/**
+ * mr_runner_random_double:
+ * @self: a runner
+ *
+ * Returns: the next number in [0, 1) of the runner's random source
+ */
+double
+mr_runner_random_double (MrRunner *self)
+{
+  double d;
+
+  g_return_val_if_fail (MR_IS_RUNNER (self), 0.0);
+  g_mutex_lock (&self->lock);
+  d = g_rand_double (self->rand);
+  g_mutex_unlock (&self->lock);
+  return d;
+}
+
+MrJournal *
+mr_runner_get_journal (MrRunner *self)
+{
+  return self->journal;
+}
+
+MrFaults *
+mr_runner_get_fault_set (MrRunner *self)
+{
+  return self->faults;
+}
+
+MrTiming *
+mr_runner_get_timing_state (MrRunner *self)
+{
+  return self->timing;
+}
+
+void
+mr_runner_emit_request_served (MrRunner *self, const MrJournalEntry *entry)
+{
+  /* the runner may be in dispose (its last reference dropped): no handlers then */
+  if (!self->shutting_down)
+    g_signal_emit (self, signals[SIGNAL_REQUEST_SERVED], 0, entry);
+}
+
 /* Hooks for plugins ---------------------------------------------------------------- */
 
 /**
@@ -1047,9 +1264,7 @@ void
 mr_runner_run_transition (MrRunner *self, const char *sandbox_id, MrSandboxState target,
                           MrTransitionFunc func, gpointer user_data, GDestroyNotify destroy)
 {
-  func (self, sandbox_id, user_data);
-  if (destroy)
-    destroy (user_data);
+  mr_timing_schedule (self->timing, self, sandbox_id, target, func, user_data, destroy);
 }
 
 /**
@@ -1093,6 +1308,7 @@ register_routes (MrRunner *self)
   mr_api_register_sandboxes (self->router);
   mr_api_register_snapshots (self->router);
   mr_api_register_toolbox (self->router);
+  mr_api_register_mock (self->router);
   mr_api_register_ssh (self->router);
 }
 
@@ -1110,10 +1326,27 @@ mr_runner_init (MrRunner *self)
   self->plugin_infos = g_ptr_array_new_with_free_func ((GDestroyNotify) mr_plugin_info_unref);
   self->router = mr_router_new ();
   self->rand = g_rand_new ();
+  self->seed = -1;
+  self->journal = mr_journal_new (DEFAULT_JOURNAL_SIZE);
+  self->faults = mr_faults_new ();
+  self->timing = mr_timing_new ();
   self->metrics = mr_metrics_new ();
   self->host_info = mr_host_info_new ("/");
   self->ssh_access = mr_ssh_access_store_new ();
   register_routes (self);
+}
+
+/* The last reference was dropped on the server thread (e.g. by a Python garbage
+ * collection inside a signal handler): that thread cannot join itself, so another one
+ * stops the runner and drops the reference taken here. */
+static gpointer
+reap_runner (gpointer data)
+{
+  MrRunner *self = data;
+
+  mr_runner_stop (self);
+  g_object_unref (self);
+  return NULL;
 }
 
 static void
@@ -1121,7 +1354,12 @@ mr_runner_dispose (GObject *object)
 {
   MrRunner *self = MR_RUNNER (object);
 
-  if (self->thread && g_thread_self () != self->thread)
+  if (self->thread && g_thread_self () == self->thread)
+    {
+      g_thread_unref (g_thread_new ("mock-runner-reap", reap_runner, g_object_ref (self)));
+      return;
+    }
+  if (self->thread)
     mr_runner_stop (self);
   G_OBJECT_CLASS (mr_runner_parent_class)->dispose (object);
 }
@@ -1163,6 +1401,9 @@ mr_runner_finalize (GObject *object)
   g_ptr_array_unref (self->plugins);
   g_ptr_array_unref (self->plugin_infos);
   g_rand_free (self->rand);
+  mr_timing_free (self->timing);
+  mr_faults_free (self->faults);
+  mr_journal_free (self->journal);
   mr_metrics_free (self->metrics);
   mr_host_info_free (self->host_info);
   mr_ssh_access_store_free (self->ssh_access);
@@ -1187,6 +1428,55 @@ backend_field (MrRunner *self, guint prop_id)
     }
 }
 
+static char **
+options_to_strv (MrRunner *self)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_autoptr(GList) names = g_list_sort (g_hash_table_get_keys (self->config->options), (GCompareFunc) strcmp);
+
+  for (GList *l = names; l; l = l->next)
+    {
+      g_autofree char *entry = g_strdup_printf ("%s=%s", (char *) l->data,
+                                                (char *) g_hash_table_lookup (self->config->options, l->data));
+      g_strv_builder_add (builder, entry);
+    }
+  return g_strv_builder_end (builder);
+}
+
+typedef struct {
+  MrRunner *runner;
+  MrTimingMode mode;
+  guint delay_ms;
+} BaselineTiming;
+
+static gboolean
+set_baseline_timing_in_server (gpointer data)
+{
+  BaselineTiming *t = data;
+
+  mr_timing_set_baseline (t->runner->timing, t->mode, t->delay_ms);
+  return G_SOURCE_REMOVE;
+}
+
+/* Posted, not waited for: a property setter runs with Python's GIL held, and the server
+ * thread may need it (a Python signal handler) before it gets to this. */
+static void
+set_baseline_timing (MrRunner *self, MrTimingMode mode, guint delay_ms)
+{
+  BaselineTiming *t = g_new0 (BaselineTiming, 1);
+
+  t->runner = self;
+  t->mode = mode;
+  t->delay_ms = delay_ms;
+  if (self->context && self->start_state == START_READY && !g_main_context_is_owner (self->context))
+    g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, set_baseline_timing_in_server, t, g_free);
+  else
+    {
+      set_baseline_timing_in_server (t);
+      g_free (t);
+    }
+}
+
 static void
 mr_runner_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
 {
@@ -1203,6 +1493,11 @@ mr_runner_get_property (GObject *object, guint prop_id, GValue *value, GParamSpe
     case PROP_IMAGE_BACKEND:
     case PROP_TOOLBOX_BACKEND:
     case PROP_SSH_BACKEND: g_value_set_string (value, *backend_field (self, prop_id)); break;
+    case PROP_OPTIONS: g_value_take_boxed (value, options_to_strv (self)); break;
+    case PROP_SEED: g_value_set_int64 (value, self->seed); break;
+    case PROP_TIMING_MODE: g_value_set_enum (value, self->timing_mode); break;
+    case PROP_TIMING_DELAY: g_value_set_uint (value, self->timing_delay); break;
+    case PROP_JOURNAL_SIZE: g_value_set_uint (value, mr_journal_get_max_entries (self->journal)); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
 }
@@ -1234,6 +1529,30 @@ mr_runner_set_property (GObject *object, guint prop_id, const GValue *value, GPa
           g_free (*backend_field (self, prop_id));
           *backend_field (self, prop_id) = g_value_dup_string (value);
         }
+      break;
+    case PROP_OPTIONS:
+      for (char **o = g_value_get_boxed (value); o && *o; o++)
+        {
+          const char *eq = strchr (*o, '=');
+          g_autofree char *name = eq ? g_strndup (*o, eq - *o) : g_strdup (*o);
+          mr_config_set_option (self->config, name, eq ? eq + 1 : NULL);
+        }
+      break;
+    case PROP_SEED:
+      mr_runner_set_seed (self, g_value_get_int64 (value));
+      break;
+    case PROP_TIMING_MODE:
+    case PROP_TIMING_DELAY:
+      {
+        if (prop_id == PROP_TIMING_MODE)
+          self->timing_mode = g_value_get_enum (value);
+        else
+          self->timing_delay = g_value_get_uint (value);
+        set_baseline_timing (self, self->timing_mode, self->timing_delay);
+      }
+      break;
+    case PROP_JOURNAL_SIZE:
+      mr_journal_set_max_entries (self->journal, g_value_get_uint (value));
       break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1267,6 +1586,23 @@ mr_runner_class_init (MrRunnerClass *klass)
                                                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   properties[PROP_SSH_BACKEND] = g_param_spec_string ("ssh-backend", NULL, "SSH plugin name", "ssh-libssh",
                                                       G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_OPTIONS] = g_param_spec_boxed ("options", NULL, "Plugin options, as KEY=VALUE (KEY alone unsets it)",
+                                                G_TYPE_STRV, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_SEED] = g_param_spec_int64 ("seed", NULL,
+                                              "Seed of the random source behind every generated id (-1: not seeded)",
+                                              -1, G_MAXINT64, -1,
+                                              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_TIMING_MODE] = g_param_spec_enum ("timing-mode", NULL,
+                                                    "When lifecycle transitions complete (the baseline reset returns to)",
+                                                    MR_TYPE_TIMING_MODE, MR_TIMING_MODE_IMMEDIATE,
+                                                    G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_TIMING_DELAY] = g_param_spec_uint ("timing-delay", NULL,
+                                                     "Milliseconds each transition takes in delay mode",
+                                                     0, 10 * 60 * 1000, 0, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_JOURNAL_SIZE] = g_param_spec_uint ("journal-size", NULL,
+                                                     "Most requests the journal keeps (the oldest go first)",
+                                                     1, G_MAXUINT32, DEFAULT_JOURNAL_SIZE,
+                                                     G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1301,6 +1637,19 @@ mr_runner_class_init (MrRunnerClass *klass)
   signals[SIGNAL_IMAGE_REMOVED] =
     g_signal_new ("image-removed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, G_TYPE_STRING);
+  /**
+   * MrRunner::request-served:
+   * @runner: the runner
+   * @entry: the journal entry of the request, status included
+   *
+   * The runner decided the reply to a request (or the request ended without one):
+   * emitted on the server thread once the entry is in the journal and before the
+   * reply's body is sent (before any of the reply, for every runner API route). A
+   * handler that blocks delays the reply. /_mock/ requests are not reported.
+   */
+  signals[SIGNAL_REQUEST_SERVED] =
+    g_signal_new ("request-served", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, MR_TYPE_JOURNAL_ENTRY);
 }
 
 /**

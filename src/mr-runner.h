@@ -64,4 +64,12 @@ void        mr_runner_notify_sandbox_state (MrRunner *self, const char *sandbox_
                                             MrSandboxState old_state, MrSandboxState new_state);
 void        mr_runner_notify_image (MrRunner *self, const char *ref, gboolean added);
 
+/* Test controls; the journal, fault rules and timing have their own headers
+ * (mr-journal.h, mr-faults.h, mr-timing.h). */
+void        mr_runner_set_seed (MrRunner *self, gint64 seed);
+gint64      mr_runner_get_seed (MrRunner *self);
+double      mr_runner_random_double (MrRunner *self);
+char       *mr_runner_export_state (MrRunner *self);
+gboolean    mr_runner_import_state (MrRunner *self, const char *json, GError **error);
+
 G_END_DECLS

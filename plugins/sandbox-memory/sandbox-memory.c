@@ -520,6 +520,9 @@ memory_setup (MrPlugin *plugin, MrRunner *runner, GError **error)
   self->runner = runner;
   self->strict = mr_runner_get_option_bool (runner, "STRICT", FALSE);
   self->retention_us = (gint64) mr_runner_get_config (runner)->cache_retention_days * G_TIME_SPAN_DAY;
+  /* tests cannot wait days: a finer TTL overrides CACHE_RETENTION_DAYS */
+  if (mr_runner_get_option (runner, "SANDBOX_CACHE_TTL_MS"))
+    self->retention_us = mr_runner_get_option_int (runner, "SANDBOX_CACHE_TTL_MS", 0) * 1000;
   return TRUE;
 }
 
@@ -600,6 +603,7 @@ mr_sandbox_memory_class_init (MrSandboxMemoryClass *klass)
 
 static const MrPluginOption options[] = {
   { "STRICT", "false", "Answer 404 for unknown sandboxes where the real runners do (start, stop, resize, ...)" },
+  { "SANDBOX_CACHE_TTL_MS", NULL, "State cache TTL in milliseconds, overriding CACHE_RETENTION_DAYS (for tests)" },
   { NULL, NULL, NULL }
 };
 

@@ -84,6 +84,12 @@ toolbox_iface_init (MrToolboxBackendInterface *iface)
   iface->connect_port = local_connect_port;
 }
 
+static guint32
+runner_random (gpointer runner)
+{
+  return mr_runner_random_int (runner);
+}
+
 static gboolean
 local_setup (MrPlugin *plugin, MrRunner *runner, GError **error)
 {
@@ -106,7 +112,11 @@ local_setup (MrPlugin *plugin, MrRunner *runner, GError **error)
       work_dir = default_work_dir;
     }
   self->toolbox = mr_toolbox_new (work_dir, home_dir, error);
-  return self->toolbox != NULL;
+  if (self->toolbox == NULL)
+    return FALSE;
+  /* ids the toolbox makes follow the runner's seed */
+  mr_toolbox_set_random_func (self->toolbox, runner_random, runner, NULL);
+  return TRUE;
 }
 
 static void

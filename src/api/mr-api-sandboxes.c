@@ -37,11 +37,12 @@ reply_daemon_version (MrExchange *ex, guint status)
 
 /* Ends an operation: counts it and answers the error, if any. Returns @ok. */
 static gboolean
-finish (MrExchange *ex, const char *operation, gboolean ok, GError *error)
+finish (MrExchange *ex, const char *operation, gboolean ok, GError **error)
 {
+  /* @error is a pointer so that it is read after the call in the argument list ran */
   mr_runner_observe_operation (ex->runner, operation, ok, ex->started_us);
   if (!ok)
-    mr_http_reply_gerror (ex->msg, error);
+    mr_http_reply_gerror (ex->msg, *error);
   return ok;
 }
 
@@ -93,7 +94,7 @@ handle_create (MrExchange *ex)
     return;
   spec = sandbox_from_create (body);
   if (!finish (ex, "create", mr_sandbox_backend_create (mr_runner_get_sandbox_backend (ex->runner), spec, &error),
-               error))
+               &error))
     return;
   reply_daemon_version (ex, 201);
 }
@@ -191,7 +192,7 @@ handle_start (MrExchange *ex)
     g_hash_table_insert (metadata, g_strdup ("authToken"), g_strdup (token));
   if (!finish (ex, "start",
                mr_sandbox_backend_start (mr_runner_get_sandbox_backend (ex->runner), ex->sandbox_id, metadata, &error),
-               error))
+               &error))
     return;
   reply_daemon_version (ex, 200);
 }
@@ -206,7 +207,7 @@ handle_stop (MrExchange *ex)
 
   if (!finish (ex, "stop",
                mr_sandbox_backend_stop (mr_runner_get_sandbox_backend (ex->runner), ex->sandbox_id, force, &error),
-               error))
+               &error))
     return;
   mr_http_reply_json_string (ex->msg, 200, "Sandbox stopped");
 }
@@ -218,7 +219,7 @@ handle_destroy (MrExchange *ex)
 
   if (!finish (ex, "destroy",
                mr_sandbox_backend_destroy (mr_runner_get_sandbox_backend (ex->runner), ex->sandbox_id, &error),
-               error))
+               &error))
     return;
   mr_http_reply_json_string (ex->msg, 200, "Sandbox destroyed");
 }
@@ -235,7 +236,7 @@ handle_remove (MrExchange *ex)
       ok = TRUE;
       g_clear_error (&error);
     }
-  if (!finish (ex, "remove", ok, error))
+  if (!finish (ex, "remove", ok, &error))
     return;
   mr_http_reply_json_string (ex->msg, 200, "Sandbox removed");
 }
@@ -251,7 +252,7 @@ handle_backup (MrExchange *ex)
   if (!finish (ex, "backup",
                mr_sandbox_backend_backup (mr_runner_get_sandbox_backend (ex->runner), ex->sandbox_id,
                                           mr_dto_get_string (body, "snapshot"), &error),
-               error))
+               &error))
     return;
   mr_http_reply_json_string (ex->msg, 201, "Backup started");
 }
@@ -274,7 +275,7 @@ handle_resize (MrExchange *ex)
                mr_sandbox_backend_resize (mr_runner_get_sandbox_backend (ex->runner), ex->sandbox_id,
                                           cpu > 0 ? cpu : -1, gpu, memory > 0 ? memory : -1,
                                           disk > 0 ? disk : -1, &error),
-               error))
+               &error))
     return;
   mr_http_reply_json_string (ex->msg, 200, "Sandbox resized");
 }
@@ -290,7 +291,7 @@ handle_network_settings (MrExchange *ex)
   if (!finish (ex, "network-settings",
                mr_sandbox_backend_update_network (mr_runner_get_sandbox_backend (ex->runner), ex->sandbox_id,
                                                   body, &error),
-               error))
+               &error))
     return;
   mr_http_reply_json_string (ex->msg, 200, "Network settings updated");
 }
@@ -308,7 +309,7 @@ handle_recover (MrExchange *ex)
   spec = sandbox_from_create (body);
   if (!finish (ex, "recover",
                mr_sandbox_backend_recover (mr_runner_get_sandbox_backend (ex->runner), ex->sandbox_id, spec, &error),
-               error))
+               &error))
     return;
   mr_http_reply_json_string (ex->msg, 200, "Sandbox recovered");
 }
@@ -359,14 +360,14 @@ handle_snapshot_from_sandbox (MrExchange *ex)
   if (mr_dto_get_object (body, "registry") == NULL)
     {
       g_set_error (&error, MR_ERROR, MR_ERROR_INVALID_ARGUMENT, "registry is required for sandbox snapshot");
-      finish (ex, "snapshot", FALSE, error);
+      finish (ex, "snapshot", FALSE, &error);
       return;
     }
   sandbox = mr_sandbox_backend_get (sandboxes, ex->sandbox_id);
   if (!sandbox->exists && mr_runner_get_option_bool (ex->runner, "STRICT", FALSE))
     {
       g_set_error (&error, MR_ERROR, MR_ERROR_NOT_FOUND, "sandbox container not found: %s", ex->sandbox_id);
-      finish (ex, "snapshot", FALSE, error);
+      finish (ex, "snapshot", FALSE, &error);
       return;
     }
   source = sandbox->snapshot ? mr_image_backend_lookup (mr_runner_get_image_backend (ex->runner), sandbox->snapshot)
@@ -377,7 +378,7 @@ handle_snapshot_from_sandbox (MrExchange *ex)
       image->entrypoint = g_strdupv (source->entrypoint);
       image->cmd = g_strdupv (source->cmd);
     }
-  if (!finish (ex, "snapshot", mr_image_backend_add (mr_runner_get_image_backend (ex->runner), image, &error), error))
+  if (!finish (ex, "snapshot", mr_image_backend_add (mr_runner_get_image_backend (ex->runner), image, &error), &error))
     return;
   root = mr_api_snapshot_info_json (image, image->ref);
   mr_http_reply_json (ex->msg, 200, root);

@@ -15,20 +15,30 @@ container_running (MrSandboxState state)
          state == MR_SANDBOX_STATE_RESIZING;
 }
 
-static void
-toolbox_headers (MrExchange *ex)
+/**
+ * mr_api_toolbox_dispatch: (skip)
+ * @ex: the exchange, its headers read
+ * @sandbox_id: the sandbox the request is for
+ * @path: the toolbox path with its leading "/"
+ * @prefix: what the client put before @path (redirects are rewritten under it)
+ *
+ * Checks the sandbox and hands the request to the toolbox backend. Every route that serves
+ * the toolbox API (the runner's and the control-plane facade's) goes through here, with
+ * mr_api_toolbox_body() as its body handler.
+ */
+void
+mr_api_toolbox_dispatch (MrExchange *ex, const char *sandbox_id, const char *path, const char *prefix)
 {
   MrToolboxBackend *toolbox = mr_runner_get_toolbox_backend (ex->runner);
-  g_autofree char *prefix = NULL;
 
   if (!mr_runner_get_option_bool (ex->runner, "TOOLBOX_ANY_SANDBOX", FALSE))
     {
       g_autoptr(MrSandbox) sandbox = mr_sandbox_backend_get (mr_runner_get_sandbox_backend (ex->runner),
-                                                             ex->sandbox_id);
+                                                             sandbox_id);
       if (!sandbox->exists || sandbox->state == MR_SANDBOX_STATE_DESTROYED)
         {
           g_autofree char *message = g_strdup_printf ("not found: sandbox container not found: no such container: %s",
-                                                      ex->sandbox_id);
+                                                      sandbox_id);
           soup_message_body_set_accumulate (soup_server_message_get_request_body (ex->msg), FALSE);
           mr_http_reply_error (ex->msg, 404, "NOT_FOUND", message);
           return;
@@ -42,20 +52,33 @@ toolbox_headers (MrExchange *ex)
         }
     }
 
-  prefix = g_strdup_printf ("/sandboxes/%s/toolbox", ex->sandbox_id);
-  ex->toolbox = mr_toolbox_request_new (ex->msg, ex->sandbox_id, mr_exchange_param (ex, "path"), prefix);
+  ex->toolbox = mr_toolbox_request_new (ex->msg, sandbox_id, path, prefix);
   mr_toolbox_backend_handle_headers (toolbox, ex->toolbox);
 }
 
-static void
-toolbox_body (MrExchange *ex)
+/**
+ * mr_api_toolbox_body: (skip)
+ * @ex: the exchange, its body read
+ *
+ * The body phase of a request mr_api_toolbox_dispatch() handed to the toolbox backend.
+ */
+void
+mr_api_toolbox_body (MrExchange *ex)
 {
   if (ex->toolbox)
     mr_toolbox_backend_handle_body (mr_runner_get_toolbox_backend (ex->runner), ex->toolbox);
 }
 
+static void
+toolbox_headers (MrExchange *ex)
+{
+  g_autofree char *prefix = g_strdup_printf ("/sandboxes/%s/toolbox", ex->sandbox_id);
+
+  mr_api_toolbox_dispatch (ex, ex->sandbox_id, mr_exchange_param (ex, "path"), prefix);
+}
+
 static const MrRoute routes[] = {
-  { "*", "/sandboxes/{id}/toolbox/*path", toolbox_body, toolbox_headers, MR_ROUTE_STREAM, "toolbox" },
+  { "*", "/sandboxes/{id}/toolbox/*path", mr_api_toolbox_body, toolbox_headers, MR_ROUTE_STREAM, "toolbox" },
 };
 
 void

@@ -63,6 +63,11 @@ gboolean mr_tb_is_websocket_request (MrTbCall *call);
 char  *mr_tb_get_shell (void);
 char **mr_tb_child_environ (MrToolbox *toolbox, GHashTable *extra);
 
+/* Identifiers (command ids, context ids, boundaries...) from the toolbox's random source:
+ * the runner's seeded one under toolbox-local, so seeded runs answer the same. */
+char *mr_tb_new_uuid (MrToolbox *toolbox);
+char *mr_tb_random_hex (MrToolbox *toolbox, guint n_bytes);
+
 /* Per-area state */
 gpointer mr_tb_area_get (MrToolbox *toolbox, const char *area);
 void     mr_tb_area_set (MrToolbox *toolbox, const char *area, gpointer state, GDestroyNotify destroy);

@@ -17,6 +17,9 @@ struct _MrToolbox {
   char *version;
   MrRouter *router;
   GHashTable *areas;          /* name -> Area */
+  MrToolboxRandomFunc random_func;
+  gpointer random_data;
+  GDestroyNotify random_destroy;
 };
 
 typedef struct {
@@ -59,6 +62,8 @@ mr_toolbox_finalize (GObject *object)
 
   g_hash_table_unref (self->areas);
   mr_router_free (self->router);
+  if (self->random_destroy)
+    self->random_destroy (self->random_data);
   g_free (self->work_dir);
   g_free (self->home_dir);
   g_free (self->version);
@@ -98,6 +103,53 @@ mr_toolbox_new (const char *work_dir, const char *home_dir, GError **error)
   self->work_dir = g_canonicalize_filename (work_dir, NULL);
   self->home_dir = g_canonicalize_filename (home_dir ? home_dir : work_dir, NULL);
   return self;
+}
+
+/**
+ * mr_toolbox_set_random_func:
+ * @self: a toolbox
+ * @func: (scope notified) (nullable): the random source, or %NULL for GLib's
+ * @user_data: (closure): data for @func
+ * @destroy: (destroy user_data) (nullable): frees @user_data
+ *
+ * Sets where the toolbox draws its identifiers from (session command ids, interpreter
+ * context ids, multipart boundaries), so that a seeded runner answers the same twice.
+ */
+void
+mr_toolbox_set_random_func (MrToolbox *self, MrToolboxRandomFunc func, gpointer user_data, GDestroyNotify destroy)
+{
+  if (self->random_destroy)
+    self->random_destroy (self->random_data);
+  self->random_func = func;
+  self->random_data = user_data;
+  self->random_destroy = destroy;
+}
+
+static guint32
+next_random (MrToolbox *self)
+{
+  return self->random_func ? self->random_func (self->random_data) : g_random_int ();
+}
+
+char *
+mr_tb_random_hex (MrToolbox *toolbox, guint n_bytes)
+{
+  GString *out = g_string_sized_new (n_bytes * 2);
+
+  for (guint i = 0; i < n_bytes; i++)
+    g_string_append_printf (out, "%02x", next_random (toolbox) & 0xff);
+  return g_string_free (out, FALSE);
+}
+
+char *
+mr_tb_new_uuid (MrToolbox *toolbox)
+{
+  guint32 w[4];
+
+  for (guint i = 0; i < 4; i++)
+    w[i] = next_random (toolbox);
+  return g_strdup_printf ("%08x-%04x-4%03x-%04x-%04x%08x", w[0], w[1] >> 16, w[1] & 0xfff,
+                          ((w[2] >> 16) & 0x3fff) | 0x8000, w[2] & 0xffff, w[3]);
 }
 
 /**
@@ -253,6 +305,14 @@ mr_toolbox_handle_body (MrToolbox *self, MrToolboxRequest *request)
   ((MrTbHandler) call->route->handler) (call);
 }
 
+/* The request refs the message it is stored on: drop it once the message is done
+ * ("disconnected" covers connections stolen by a WebSocket upgrade). */
+static void
+release_request (SoupServerMessage *msg, gpointer unused)
+{
+  g_object_set_data (G_OBJECT (msg), "mr-toolbox-request", NULL);
+}
+
 static void
 serve_early (SoupServer *server, SoupServerMessage *msg, const char *path,
              GHashTable *query, gpointer user_data)
@@ -261,6 +321,9 @@ serve_early (SoupServer *server, SoupServerMessage *msg, const char *path,
   MrToolboxRequest *request = mr_toolbox_request_new (msg, NULL, g_uri_get_path (soup_server_message_get_uri (msg)), "");
 
   g_object_set_data_full (G_OBJECT (msg), "mr-toolbox-request", request, (GDestroyNotify) mr_toolbox_request_unref);
+  mr_http_close_after_reply (msg);
+  g_signal_connect (msg, "finished", G_CALLBACK (release_request), NULL);
+  g_signal_connect (msg, "disconnected", G_CALLBACK (release_request), NULL);
   mr_toolbox_handle_headers (self, request);
 }
 
@@ -367,8 +430,15 @@ mr_tb_reply_json (MrTbCall *call, guint status, JsonNode *node)
 void
 mr_tb_reply_empty (MrTbCall *call, guint status)
 {
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (call->msg);
+
   soup_server_message_set_status (call->msg, status, NULL);
-  soup_message_headers_set_content_length (soup_server_message_get_response_headers (call->msg), 0);
+  /* no Content-Length on a 204 (RFC 7230); every reply closes its connection anyway,
+   * see mr_http_close_after_reply() */
+  if (status != SOUP_STATUS_NO_CONTENT)
+    soup_message_headers_set_content_length (headers, 0);
+  else
+    soup_message_headers_replace (headers, "Connection", "close");
 }
 
 void
@@ -459,8 +529,13 @@ complete_upgrade (SoupServerMessage *msg, Upgrade *u)
   g_autoptr(GIOStream) stream = NULL;
   g_autoptr(SoupWebsocketConnection) connection = NULL;
 
+  g_autoptr(MrToolboxRequest) request = NULL;
+
   if (soup_server_message_get_status (msg) != SOUP_STATUS_SWITCHING_PROTOCOLS)
     return;
+  /* stealing the connection emits "disconnected", which releases the request that owns
+   * u->call: keep it alive until the callback is done */
+  request = mr_toolbox_request_ref (u->call->request);
   g_object_ref (msg);
   stream = soup_server_message_steal_connection (msg);
   connection = soup_websocket_connection_new (stream, uri, SOUP_WEBSOCKET_CONNECTION_SERVER,

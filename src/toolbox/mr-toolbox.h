@@ -14,7 +14,17 @@ G_BEGIN_DECLS
 #define MR_TYPE_TOOLBOX (mr_toolbox_get_type ())
 G_DECLARE_FINAL_TYPE (MrToolbox, mr_toolbox, MR, TOOLBOX, GObject)
 
+/**
+ * MrToolboxRandomFunc:
+ * @user_data: data given to mr_toolbox_set_random_func()
+ *
+ * Returns: the next 32 random bits
+ */
+typedef guint32 (*MrToolboxRandomFunc) (gpointer user_data);
+
 MrToolbox  *mr_toolbox_new (const char *work_dir, const char *home_dir, GError **error);
+void        mr_toolbox_set_random_func (MrToolbox *self, MrToolboxRandomFunc func,
+                                        gpointer user_data, GDestroyNotify destroy);
 const char *mr_toolbox_get_work_dir (MrToolbox *self);
 const char *mr_toolbox_get_home_dir (MrToolbox *self);
 const char *mr_toolbox_get_version (MrToolbox *self);

@@ -60,7 +60,8 @@ def request(base_url, method, path, body=None, headers=None, token=None, timeout
         data = json.dumps(body).encode()
         hdrs.setdefault("Content-Type", "application/json")
     try:
-        conn.request(method, path, body=data, headers=hdrs)
+        chunked = any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in hdrs.items())
+        conn.request(method, path, body=data, headers=hdrs, encode_chunked=chunked)
         resp = conn.getresponse()
         return Response(resp.status, resp.getheaders(), resp.read())
     finally:

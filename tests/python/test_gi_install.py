@@ -1,0 +1,49 @@
+"""The installed layout: meson installs the package for Debian's python3 with a pytest11
+entry point, so that an installed copy provides its fixtures without -p."""
+import glob
+import os
+import subprocess
+import sys
+import textwrap
+
+EXAMPLE = textwrap.dedent("""
+    import mock_runner
+
+    def test_fixture_from_the_entry_point(mock_runner, sandbox_factory):
+        sandbox_factory("installed-1")
+        assert mock_runner.sandbox_state("installed-1") == "started"
+
+    def test_package_is_the_installed_one():
+        assert mock_runner.__file__.startswith({root!r}), mock_runner.__file__
+""")
+
+
+def test_installed_package_loads_its_pytest_plugin(tmp_path):
+    build = os.environ["MOCK_RUNNER_BUILD_DIR"]
+    root = tmp_path / "root"
+    subprocess.run(["meson", "install", "-C", build, "--no-rebuild", "--quiet", "--destdir", str(root)],
+                   check=True, capture_output=True, timeout=300)
+    (init,) = glob.glob(str(root / "**" / "mock_runner" / "__init__.py"), recursive=True)
+    site = os.path.dirname(os.path.dirname(init))
+    assert glob.glob(os.path.join(site, "mock_runner-*.dist-info", "entry_points.txt"))
+    (typelib,) = glob.glob(str(root / "**" / "MockRunner-1.0.typelib"), recursive=True)
+    (library,) = glob.glob(str(root / "**" / "libmockrunner-1.so.0"), recursive=True)
+    (plugin,) = glob.glob(str(root / "**" / "plugins" / "sandbox-memory.so"), recursive=True)
+
+    test_file = tmp_path / "test_installed.py"
+    test_file.write_text(EXAMPLE.format(root=str(root)))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "GI_TYPELIB_PATH", "LD_LIBRARY_PATH", "MOCK_RUNNER_PLUGIN_PATH")}
+    env.update(PYTHONPATH=site, GI_TYPELIB_PATH=os.path.dirname(typelib),
+               LD_LIBRARY_PATH=os.path.dirname(library), MOCK_RUNNER_PLUGIN_PATH=os.path.dirname(plugin))
+    # no -p: the entry point loads the plugin
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+
+    # and -p on top of the entry point does not register it twice
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "-p", "mock_runner.pytest_plugin", str(test_file)],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
