@@ -142,16 +142,18 @@ class Gateway:
         return False
 
     def toolbox_file(self, sandbox_id, path):
-        """A file's bytes through the toolbox files API, or from the work directory while
-        that API area is not implemented yet (its route then answers gin's 404)."""
+        """A file's bytes, through the toolbox files API."""
         absolute = os.path.join(self.work_dir, path)
-        r = self.runner.get(f"/sandboxes/{sandbox_id}/toolbox/files/download?path="
-                            + urllib.parse.quote(absolute))
-        if r.status == 404 and b"404 page not found" in r.body:
-            with open(absolute, "rb") as f:
-                return f.read()
+        r = self.runner.get(f"/sandboxes/{sandbox_id}/toolbox/files/download?path=" + urllib.parse.quote(absolute))
         assert r.status == 200, r
         return r.body
+
+    def toolbox_info(self, sandbox_id, path):
+        """A file's details, through the toolbox files API."""
+        absolute = os.path.join(self.work_dir, path)
+        r = self.runner.get(f"/sandboxes/{sandbox_id}/toolbox/files/info?path=" + urllib.parse.quote(absolute))
+        assert r.status == 200, r
+        return r.json()
 
 
 @pytest.fixture(scope="module")
@@ -362,7 +364,8 @@ def test_sftp_put_get_and_directory_operations(gw, tmp_path):
     assert b"upload.bin" in p.stdout and b"renamed.bin" in p.stdout
     # what landed in the toolbox, seen through the toolbox's own API
     assert gw.toolbox_file(SANDBOX, "sftpdir/renamed.bin") == data
-    assert os.stat(os.path.join(gw.work_dir, "sftpdir/renamed.bin")).st_mode & 0o777 == 0o640
+    info = gw.toolbox_info(SANDBOX, "sftpdir/renamed.bin")
+    assert info["permissions"] == "0640" and info["size"] == len(data)
     assert os.readlink(os.path.join(gw.work_dir, "sftpdir/link.bin")) == "renamed.bin"
 
 
