@@ -632,6 +632,17 @@ def test_gateway_port_in_use_fails_the_start(keys):
                                           "API_HOST": "127.0.0.1"})
 
 
+def test_bad_keys_fail_the_start_with_a_clear_error(keys):
+    with tempfile.TemporaryDirectory(prefix="mr-ssh-badkey-") as tmp:
+        with pytest.raises(RuntimeError, match="invalid SSH_PUBLIC_KEY"):
+            Gateway(keys, tmp, extra_env={"SSH_PUBLIC_KEY": "bm90IGEga2V5"})
+        garbage = os.path.join(tmp, "garbage_key")
+        with open(garbage, "w") as f:
+            f.write("not a key\n")
+        with pytest.raises(RuntimeError, match="cannot read the SSH host key"):
+            Gateway(keys, tmp, extra_env={"SSH_HOST_KEY_PATH": garbage})
+
+
 # The toolbox daemon's own server (what the docker and remote backends reach) -----------------
 
 def test_toolboxd_serves_ssh_like_the_daemon(keys, tmp_path):
