@@ -63,6 +63,7 @@ struct _MrRunner {
   MrMetrics *metrics;
   MrHostInfo *host_info;
   char *state_dir;
+  MrSshAccessStore *ssh_access;   /* tokens of POST /sandboxes/{id}/ssh-access */
 };
 
 enum {
@@ -796,6 +797,7 @@ reset_in_server (MrRunner *self, gpointer data)
   mr_faults_clear (self->faults);
   reseed (self);
   mr_api_control_plane_reset (self);
+  mr_ssh_access_store_clear (self->ssh_access);
 }
 
 /**
@@ -1075,6 +1077,12 @@ mr_runner_get_plugins (MrRunner *self)
   return self->plugins;
 }
 
+MrSshAccessStore *
+mr_runner_get_ssh_access (MrRunner *self)
+{
+  return self->ssh_access;
+}
+
 void
 mr_runner_observe_operation (MrRunner *self, const char *operation, gboolean success, gint64 started_us)
 {
@@ -1299,6 +1307,7 @@ register_routes (MrRunner *self)
   mr_api_register_snapshots (self->router);
   mr_api_register_toolbox (self->router);
   mr_api_register_mock (self->router);
+  mr_api_register_ssh (self->router);
   mr_api_register_control_plane (self->router);   /* last: every runner route wins over it */
 }
 
@@ -1322,6 +1331,7 @@ mr_runner_init (MrRunner *self)
   self->timing = mr_timing_new ();
   self->metrics = mr_metrics_new ();
   self->host_info = mr_host_info_new ("/");
+  self->ssh_access = mr_ssh_access_store_new ();
   register_routes (self);
 }
 
@@ -1395,6 +1405,7 @@ mr_runner_finalize (GObject *object)
   mr_journal_free (self->journal);
   mr_metrics_free (self->metrics);
   mr_host_info_free (self->host_info);
+  mr_ssh_access_store_free (self->ssh_access);
   if (self->state_dir)
     remove_tree (self->state_dir);
   g_free (self->state_dir);
