@@ -445,3 +445,16 @@ def test_ids_follow_the_runners_seed(make_runner):
     assert first[0] == first[1]
     assert UUID4.match(first[0])
     assert create(make_runner(env={"MOCK_RUNNER_SEED": "43"}))["id"] != first[0]
+
+
+def test_reads_do_not_change_updated_at(runner):
+    """A GET used to count as an update: the memory plugin writes the state it read back
+    (to refresh the cache TTL), which moved updatedAt on every poll."""
+    import time
+    dto = create(runner, name="cp-updated")
+    first = runner.get(f"/api/sandbox/{dto['id']}").json()["updatedAt"]
+    time.sleep(0.01)
+    runner.get(f"/sandboxes/{dto['id']}")
+    assert runner.get(f"/api/sandbox/{dto['id']}").json()["updatedAt"] == first
+    assert runner.post(f"/api/sandbox/{dto['id']}/stop").status == 200
+    assert runner.get(f"/api/sandbox/{dto['id']}").json()["updatedAt"] != first
