@@ -16,6 +16,30 @@
 
 #include "mock-runner.h"
 #include "toolbox/mr-toolbox.h"
+#include "ssh/mr-toolbox-ssh.h"
+
+/* The daemon's SSH server (port 22220). Failing to start it is not fatal: the HTTP API
+ * is what most clients need. */
+static MrToolboxSsh *
+start_ssh_server (MrToolbox *toolbox, const char *host, int port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MrToolboxSsh) ssh = NULL;
+  guint16 bound;
+
+  if (port < 0)
+    return NULL;
+  ssh = mr_toolbox_ssh_new (toolbox, &error);
+  bound = ssh ? mr_toolbox_ssh_listen (ssh, host, port, &error) : 0;
+  if (bound == 0)
+    {
+      fprintf (stderr, "mock-runner-toolboxd: no SSH server: %s\n", error->message);
+      return NULL;
+    }
+  printf ("Starting SSH server on port %u\n", bound);
+  fflush (stdout);
+  return g_steal_pointer (&ssh);
+}
 
 static gboolean
 on_signal (gpointer data)
@@ -28,6 +52,7 @@ int
 main (int argc, char **argv)
 {
   int port = 2280;
+  int ssh_port = MR_TOOLBOX_SSH_PORT;
   g_autofree char *work_dir = NULL;
   g_autofree char *home_dir = NULL;
   g_autofree char *host = NULL;
@@ -38,6 +63,8 @@ main (int argc, char **argv)
       "Work directory; DAYTONA_USER_HOME_AS_WORKDIR means the home directory [current directory]", "DIR" },
     { "home-dir", 0, 0, G_OPTION_ARG_FILENAME, &home_dir, "Home directory [$HOME]", "DIR" },
     { "host", 0, 0, G_OPTION_ARG_STRING, &host, "Address to listen on [all interfaces]", "ADDRESS" },
+    { "ssh-port", 0, 0, G_OPTION_ARG_INT, &ssh_port,
+      "SSH server port (0: a free port, -1: no SSH server) [22220]", "PORT" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
@@ -46,6 +73,7 @@ main (int argc, char **argv)
   g_autoptr(MrToolbox) toolbox = NULL;
   g_autoptr(SoupServer) server = NULL;
   g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr(MrToolboxSsh) ssh = NULL;
   gboolean ok;
 
   setlocale (LC_ALL, "");
@@ -60,9 +88,9 @@ main (int argc, char **argv)
       printf ("mock-runner-toolboxd %s\n", MR_PACKAGE_VERSION);
       return 0;
     }
-  if (port < 0 || port > 65535)
+  if (port < 0 || port > 65535 || ssh_port < -1 || ssh_port > 65535)
     {
-      fprintf (stderr, "mock-runner-toolboxd: invalid port %d\n", port);
+      fprintf (stderr, "mock-runner-toolboxd: invalid port %d\n", port < 0 || port > 65535 ? port : ssh_port);
       return 1;
     }
   if (home_dir == NULL)
@@ -125,6 +153,7 @@ main (int argc, char **argv)
   }
   printf ("Starting toolbox server on port %d\n", port);
   fflush (stdout);
+  ssh = start_ssh_server (toolbox, host, ssh_port);
 
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, on_signal, loop);
@@ -132,6 +161,7 @@ main (int argc, char **argv)
   g_main_loop_run (loop);
   /* no new requests, then end every session, PTY, git and other child */
   soup_server_disconnect (server);
+  g_clear_pointer (&ssh, mr_toolbox_ssh_free);
   mr_toolbox_shutdown (toolbox);
   return 0;
 }

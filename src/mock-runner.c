@@ -128,6 +128,8 @@ load_plugin_options (MrConfig *config)
                                               "SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC",
                                               /* test controls (docs/mock-api.md) */
                                               "MOCK_RUNNER_SEED", "MOCK_RUNNER_TIMING", "MOCK_RUNNER_JOURNAL_SIZE",
+                                              /* the control-plane facade (docs/sdk.md) */
+                                              "CONTROL_PLANE_PREFIX", "CONTROL_PLANE_API_KEY",
                                               NULL };
 
   for (const char * const *name = core_options; *name; name++)

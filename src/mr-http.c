@@ -208,3 +208,23 @@ mr_http_close_after_reply (SoupServerMessage *msg)
 {
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
 }
+
+/**
+ * mr_http_redirect: (skip)
+ * @msg: the message
+ * @location: where to, usually a path
+ *
+ * gin's trailing-slash redirect: 301 for GET, 307 otherwise (so the method and body are
+ * kept), with @location as given (soup_server_message_set_redirect() would make it an
+ * absolute URL of this server, wrong behind a proxy).
+ */
+void
+mr_http_redirect (SoupServerMessage *msg, const char *location)
+{
+  const char *method = soup_server_message_get_method (msg);
+  gboolean get = g_strcmp0 (method, "GET") == 0 || g_strcmp0 (method, "HEAD") == 0;
+
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
+  soup_server_message_set_status (msg, get ? SOUP_STATUS_MOVED_PERMANENTLY : SOUP_STATUS_TEMPORARY_REDIRECT, NULL);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Location", location);
+}

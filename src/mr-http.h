@@ -22,5 +22,6 @@ JsonNode *mr_http_error_body (guint status, const char *code, const char *messag
                               const char *path, const char *method);
 const char *mr_http_client_ip (SoupServerMessage *msg);
 void      mr_http_close_after_reply (SoupServerMessage *msg);
+void      mr_http_redirect (SoupServerMessage *msg, const char *location);
 
 G_END_DECLS

@@ -11,6 +11,7 @@
 #include "mr-journal.h"
 #include "mr-faults.h"
 #include "mr-timing.h"
+#include "ssh/mr-ssh-access.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,7 @@ enum {
   MR_ROUTE_METRICS = 1 << 1,   /* public unless METRICS_AUTH=true */
   MR_ROUTE_STREAM  = 1 << 2,   /* the handler consumes the body itself: no size limit */
   MR_ROUTE_CONTROL = 1 << 3,   /* a /_mock/ test control: never journaled nor faulted */
+  MR_ROUTE_OWN_AUTH = 1 << 4,  /* the route checks credentials itself (control-plane facade) */
 };
 
 /* One request's state from its headers to its reply. */
@@ -48,6 +50,8 @@ MrHostInfo *mr_runner_get_host_info (MrRunner *self);
 gint64      mr_runner_get_start_time (MrRunner *self);
 void        mr_runner_observe_operation (MrRunner *self, const char *operation, gboolean success, gint64 started_us);
 GPtrArray  *mr_runner_get_plugins (MrRunner *self);
+/* the runner's SSH access tokens (src/ssh/mr-ssh-access.h); thread-safe */
+MrSshAccessStore *mr_runner_get_ssh_access (MrRunner *self);
 
 /* Test controls: request journal (mr-journal.c), fault rules (mr-faults.c), lifecycle
  * timing (mr-timing.c), state export/import (mr-state.c). Their stores are owned by the
@@ -114,5 +118,10 @@ void mr_api_register_sandboxes (MrRouter *router);
 void mr_api_register_snapshots (MrRouter *router);
 void mr_api_register_toolbox (MrRouter *router);
 void mr_api_register_mock (MrRouter *router);
+void mr_api_register_ssh (MrRouter *router);
+
+/* the control-plane facade (api/mr-api-control-plane*.c): registered last; reset with the runner */
+void mr_api_register_control_plane (MrRouter *router);
+void mr_api_control_plane_reset (MrRunner *runner);
 
 G_END_DECLS

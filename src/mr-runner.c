@@ -63,6 +63,7 @@ struct _MrRunner {
   MrMetrics *metrics;
   MrHostInfo *host_info;
   char *state_dir;
+  MrSshAccessStore *ssh_access;   /* tokens of POST /sandboxes/{id}/ssh-access */
 };
 
 enum {
@@ -345,10 +346,7 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
       {
         const char *q = g_uri_get_query (uri);
         g_autofree char *location = q ? g_strconcat (redirect, "?", q, NULL) : g_strdup (redirect);
-        discard_request_body (msg);
-        soup_server_message_set_redirect (msg, (strcmp (method, "GET") == 0 || strcmp (method, "HEAD") == 0)
-                                               ? SOUP_STATUS_MOVED_PERMANENTLY : SOUP_STATUS_TEMPORARY_REDIRECT,
-                                          location);
+        mr_http_redirect (msg, location);
         return;
       }
     case MR_ROUTE_MATCH_WRONG_METHOD:
@@ -374,7 +372,7 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
   ex->route = route;
   ex->sandbox_id = g_strdup (mr_exchange_param (ex, "id"));
 
-  if (!(route->flags & MR_ROUTE_PUBLIC) &&
+  if (!(route->flags & (MR_ROUTE_PUBLIC | MR_ROUTE_OWN_AUTH)) &&
       !((route->flags & MR_ROUTE_METRICS) && !self->config->metrics_auth) &&
       (auth_failure = check_auth (self, headers, daytona_auth)) != NULL)
     {
@@ -801,6 +799,8 @@ reset_in_server (MrRunner *self, gpointer data)
   mr_journal_clear (self->journal);
   mr_faults_clear (self->faults);
   reseed (self);
+  mr_api_control_plane_reset (self);
+  mr_ssh_access_store_clear (self->ssh_access);
 }
 
 /**
@@ -1080,6 +1080,12 @@ mr_runner_get_plugins (MrRunner *self)
   return self->plugins;
 }
 
+MrSshAccessStore *
+mr_runner_get_ssh_access (MrRunner *self)
+{
+  return self->ssh_access;
+}
+
 void
 mr_runner_observe_operation (MrRunner *self, const char *operation, gboolean success, gint64 started_us)
 {
@@ -1304,6 +1310,8 @@ register_routes (MrRunner *self)
   mr_api_register_snapshots (self->router);
   mr_api_register_toolbox (self->router);
   mr_api_register_mock (self->router);
+  mr_api_register_ssh (self->router);
+  mr_api_register_control_plane (self->router);   /* last: every runner route wins over it */
 }
 
 static void
@@ -1326,6 +1334,7 @@ mr_runner_init (MrRunner *self)
   self->timing = mr_timing_new ();
   self->metrics = mr_metrics_new ();
   self->host_info = mr_host_info_new ("/");
+  self->ssh_access = mr_ssh_access_store_new ();
   register_routes (self);
 }
 
@@ -1399,6 +1408,7 @@ mr_runner_finalize (GObject *object)
   mr_journal_free (self->journal);
   mr_metrics_free (self->metrics);
   mr_host_info_free (self->host_info);
+  mr_ssh_access_store_free (self->ssh_access);
   if (self->state_dir)
     remove_tree (self->state_dir);
   g_free (self->state_dir);

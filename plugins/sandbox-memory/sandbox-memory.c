@@ -71,9 +71,15 @@ set_state (MrSandboxMemory *self, Record *r, MrSandboxState state)
   MrSandboxState old = r->sandbox->state;
   g_autofree char *id = g_strdup (r->sandbox->id);
 
+  gint64 now = g_get_real_time ();
+
+  /* every write refreshes the cache TTL (a GET writes back what it read); only a change
+   * of state is an update of the sandbox */
+  r->expires_at = now + self->retention_us;
+  if (old == state)
+    return;
   r->sandbox->state = state;
-  r->sandbox->updated_at = g_get_real_time ();
-  r->expires_at = r->sandbox->updated_at + self->retention_us;
+  r->sandbox->updated_at = now;
   mr_runner_notify_sandbox_state (self->runner, id, old, state);
 }
 

@@ -6,6 +6,7 @@
  * directory) and TOOLBOX_HOME_DIR (default: the work directory). */
 #include "mock-runner.h"
 #include "toolbox/mr-toolbox.h"
+#include "ssh/mr-toolbox-ssh.h"
 
 #define MR_TYPE_TOOLBOX_LOCAL (mr_toolbox_local_get_type ())
 G_DECLARE_FINAL_TYPE (MrToolboxLocal, mr_toolbox_local, MR, TOOLBOX_LOCAL, GObject)
@@ -14,6 +15,7 @@ struct _MrToolboxLocal {
   GObject parent_instance;
   MrRunner *runner;
   MrToolbox *toolbox;
+  MrToolboxSsh *ssh;      /* the toolbox's SSH server, once the gateway asked for it */
 };
 
 static void plugin_iface_init (MrPluginInterface *iface);
@@ -41,10 +43,34 @@ local_get_daemon_version (MrToolboxBackend *backend)
   return g_strdup (mr_toolbox_get_version (MR_TOOLBOX_LOCAL (backend)->toolbox));
 }
 
+/* SSH ---------------------------------------------------------------------------------
+ * Port 22220 of a Daytona sandbox is its daemon's SSH server, which the ssh gateway
+ * dials. Here that server runs in process, on a loopback port of its own (two runners
+ * must not collide on 22220), started the first time the gateway connects. */
+static guint16
+local_ssh_port (MrToolboxLocal *self, GError **error)
+{
+  if (self->ssh == NULL)
+    {
+      g_autoptr(MrToolboxSsh) ssh = mr_toolbox_ssh_new (self->toolbox, error);
+      if (ssh == NULL || mr_toolbox_ssh_listen (ssh, "127.0.0.1", 0, error) == 0)
+        return 0;
+      self->ssh = g_steal_pointer (&ssh);
+    }
+  return mr_toolbox_ssh_get_port (self->ssh);
+}
+
 static GIOStream *
 local_connect_port (MrToolboxBackend *backend, guint16 port, GCancellable *cancellable, GError **error)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
+
+  if (port == MR_TOOLBOX_SSH_PORT)
+    {
+      port = local_ssh_port (MR_TOOLBOX_LOCAL (backend), error);
+      if (port == 0)
+        return NULL;
+    }
 
   return G_IO_STREAM (g_socket_client_connect_to_host (client, "127.0.0.1", port, cancellable, error));
 }
@@ -98,6 +124,7 @@ local_stop (MrPlugin *plugin)
 {
   MrToolboxLocal *self = MR_TOOLBOX_LOCAL (plugin);
 
+  g_clear_pointer (&self->ssh, mr_toolbox_ssh_free);
   if (self->toolbox)
     mr_toolbox_shutdown (self->toolbox);
 }
@@ -107,6 +134,8 @@ local_reset (MrPlugin *plugin)
 {
   MrToolboxLocal *self = MR_TOOLBOX_LOCAL (plugin);
 
+  if (self->ssh)
+    mr_toolbox_ssh_close_sessions (self->ssh);
   if (self->toolbox)
     mr_toolbox_reset (self->toolbox);
 }
@@ -129,6 +158,7 @@ mr_toolbox_local_dispose (GObject *object)
 {
   MrToolboxLocal *self = MR_TOOLBOX_LOCAL (object);
 
+  g_clear_pointer (&self->ssh, mr_toolbox_ssh_free);
   if (self->toolbox)
     mr_toolbox_shutdown (self->toolbox);
   g_clear_object (&self->toolbox);

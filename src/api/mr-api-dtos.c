@@ -1,5 +1,6 @@
 /* mr-api-dtos.c: field tables of the runner API request bodies. */
 #include "mr-api-dtos.h"
+#include "mr-http.h"
 
 #define REQ MR_DTO_REQUIRED
 #define GE MR_DTO_MIN
@@ -147,3 +148,23 @@ static const MrDtoField inspect_fields[] = {
   END
 };
 const MrDtoSchema mr_inspect_snapshot_dto = { "InspectSnapshotInRegistryRequest", inspect_fields };
+
+/**
+ * mr_api_bind_body: (skip)
+ * @ex: the exchange, its body read
+ * @schema: the DTO
+ *
+ * Binds and validates the body; on failure answers 400 with the Go runners' message.
+ *
+ * Returns: (transfer full) (nullable): the body's object, or %NULL once answered
+ */
+JsonObject *
+mr_api_bind_body (MrExchange *ex, const MrDtoSchema *schema)
+{
+  g_autoptr(GError) error = NULL;
+  JsonObject *object = mr_dto_bind (schema, ex->body, TRUE, &error);
+
+  if (object == NULL)
+    mr_http_reply_gerror (ex->msg, error);
+  return object;
+}

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "mr-dto.h"
+#include "mr-runner-private.h"
 
 extern const MrDtoSchema mr_registry_dto;
 extern const MrDtoSchema mr_create_sandbox_dto;
@@ -17,3 +18,5 @@ extern const MrDtoSchema mr_pull_snapshot_dto;
 extern const MrDtoSchema mr_build_snapshot_dto;
 extern const MrDtoSchema mr_tag_image_dto;
 extern const MrDtoSchema mr_inspect_snapshot_dto;
+
+JsonObject *mr_api_bind_body (MrExchange *ex, const MrDtoSchema *schema);

@@ -8,18 +8,6 @@
 #include "mr-error.h"
 #include "mr-http.h"
 
-/* Binds the body of @ex against @schema; answers 400 and returns NULL on failure. */
-static JsonObject *
-bind_body (MrExchange *ex, const MrDtoSchema *schema)
-{
-  g_autoptr(GError) error = NULL;
-  JsonObject *object = mr_dto_bind (schema, ex->body, TRUE, &error);
-
-  if (object == NULL)
-    mr_http_reply_gerror (ex->msg, error);
-  return object;
-}
-
 static void
 reply_daemon_version (MrExchange *ex, guint status)
 {
@@ -86,7 +74,7 @@ sandbox_from_create (JsonObject *o)
 static void
 handle_create (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_create_sandbox_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_create_sandbox_dto);
   g_autoptr(MrSandbox) spec = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -244,7 +232,7 @@ handle_remove (MrExchange *ex)
 static void
 handle_backup (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_create_backup_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_create_backup_dto);
   g_autoptr(GError) error = NULL;
 
   if (body == NULL)
@@ -260,7 +248,7 @@ handle_backup (MrExchange *ex)
 static void
 handle_resize (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_resize_sandbox_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_resize_sandbox_dto);
   g_autoptr(GError) error = NULL;
   gint64 cpu, gpu, memory, disk;
 
@@ -283,7 +271,7 @@ handle_resize (MrExchange *ex)
 static void
 handle_network_settings (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_network_settings_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_network_settings_dto);
   g_autoptr(GError) error = NULL;
 
   if (body == NULL)
@@ -299,7 +287,7 @@ handle_network_settings (MrExchange *ex)
 static void
 handle_recover (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_recover_sandbox_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_recover_sandbox_dto);
   g_autoptr(MrSandbox) spec = NULL;
   g_autoptr(GError) error = NULL;
 
@@ -329,7 +317,7 @@ is_recoverable_reason (const char *reason)
 static void
 handle_is_recoverable (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_is_recoverable_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_is_recoverable_dto);
   g_autoptr(JsonObject) reply = NULL;
   g_autoptr(JsonNode) root = NULL;
 
@@ -347,7 +335,7 @@ JsonNode *mr_api_snapshot_info_json (const MrImage *image, const char *name);
 static void
 handle_snapshot_from_sandbox (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_snapshot_from_sandbox_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_snapshot_from_sandbox_dto);
   MrSandboxBackend *sandboxes = mr_runner_get_sandbox_backend (ex->runner);
   g_autoptr(MrSandbox) sandbox = NULL;
   g_autoptr(MrImage) image = NULL;

@@ -12,17 +12,6 @@
 #define LOG_POLL_INTERVAL_MS 250
 #define LOG_FOLLOW_GRACE_MS 1000
 
-static JsonObject *
-bind_body (MrExchange *ex, const MrDtoSchema *schema)
-{
-  g_autoptr(GError) error = NULL;
-  JsonObject *object = mr_dto_bind (schema, ex->body, TRUE, &error);
-
-  if (object == NULL)
-    mr_http_reply_gerror (ex->msg, error);
-  return object;
-}
-
 static void
 reply_bad_request (MrExchange *ex, const char *message)
 {
@@ -108,7 +97,7 @@ tag_and_push (MrImageBackend *images, const char *source, const char *target, GE
 static void
 handle_pull (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_pull_snapshot_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_pull_snapshot_dto);
   MrImageBackend *images = mr_runner_get_image_backend (ex->runner);
   g_autoptr(GError) error = NULL;
   const char *snapshot;
@@ -154,7 +143,7 @@ handle_pull (MrExchange *ex)
 static void
 handle_build (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_build_snapshot_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_build_snapshot_dto);
   MrImageBackend *images = mr_runner_get_image_backend (ex->runner);
   g_autoptr(GError) error = NULL;
   const char *snapshot;
@@ -189,7 +178,7 @@ handle_build (MrExchange *ex)
 static void
 handle_tag (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_tag_image_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_tag_image_dto);
   MrImageBackend *images = mr_runner_get_image_backend (ex->runner);
   g_autoptr(GError) error = NULL;
   const char *source, *target;
@@ -280,7 +269,7 @@ handle_remove (MrExchange *ex)
 static void
 handle_inspect (MrExchange *ex)
 {
-  g_autoptr(JsonObject) body = bind_body (ex, &mr_inspect_snapshot_dto);
+  g_autoptr(JsonObject) body = mr_api_bind_body (ex, &mr_inspect_snapshot_dto);
   g_autoptr(MrImage) image = NULL;
   g_autoptr(JsonObject) reply = NULL;
   g_autoptr(JsonNode) root = NULL;

@@ -648,14 +648,14 @@ open_fd (const char *path, int flags, GError **error)
 /**
  * mr_session_exec: (skip)
  *
- * Starts @command in the session (queued behind the commands still running, as the
- * shell reads them in order). G_IO_ERROR_CLOSED if the shell has died.
+ * Starts @text in the session as command @id (queued behind the commands still running,
+ * as the shell reads them in order). G_IO_ERROR_CLOSED if the shell has died.
  *
  * Returns: (transfer none) (nullable): the command
  */
 MrSessionCommand *
-mr_session_exec (MrSession *session, const char *text, gboolean async, gboolean suppress_input_echo,
-                 GError **error)
+mr_session_exec (MrSession *session, const char *id, const char *text, gboolean async,
+                 gboolean suppress_input_echo, GError **error)
 {
   g_autoptr(MrSessionCommand) command = NULL;
   g_autofree char *cmd_path = NULL, *out_path = NULL, *err_path = NULL, *in_path = NULL;
@@ -670,7 +670,7 @@ mr_session_exec (MrSession *session, const char *text, gboolean async, gboolean 
   command = g_new0 (MrSessionCommand, 1);
   command->ref = 1;
   command->session = session;
-  command->id = g_uuid_string_random ();
+  command->id = g_strdup (id);
   command->text = g_strdup (text);
   command->async = async;
   command->suppress_echo = suppress_input_echo;

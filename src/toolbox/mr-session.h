@@ -43,8 +43,8 @@ GPid              mr_session_get_shell_pid (MrSession *session);
 gboolean          mr_session_is_alive (MrSession *session);
 GPtrArray        *mr_session_get_commands (MrSession *session);
 MrSessionCommand *mr_session_lookup_command (MrSession *session, const char *id);
-MrSessionCommand *mr_session_exec (MrSession *session, const char *command, gboolean async,
-                                   gboolean suppress_input_echo, GError **error);
+MrSessionCommand *mr_session_exec (MrSession *session, const char *id, const char *command,
+                                   gboolean async, gboolean suppress_input_echo, GError **error);
 
 MrSessionCommand *mr_session_command_ref (MrSessionCommand *command);
 void              mr_session_command_unref (MrSessionCommand *command);

@@ -726,7 +726,7 @@ handle_create_context (MrTbCall *call)
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) body = NULL;
   g_autoptr(JsonNode) node = NULL;
-  g_autofree char *id = g_uuid_string_random ();
+  g_autofree char *id = mr_tb_new_uuid (call->toolbox);
   const char *cwd = NULL, *language = NULL;
   Context *ctx;
 

@@ -388,6 +388,7 @@ handle_exec (MrTbCall *call)
   g_autoptr(JsonObject) body = mr_tb_parse_body_object (call, &error);
   g_autofree char *trimmed = NULL;
   MrSession *session;
+  g_autofree char *command_id = NULL;
   MrSessionCommand *command;
   const char *text;
   gboolean async;
@@ -414,7 +415,8 @@ handle_exec (MrTbCall *call)
   if ((session = lookup_session (call)) == NULL)
     return;
   async = get_bool (body, "runAsync") || get_bool (body, "async");
-  command = mr_session_exec (session, text, async, get_bool (body, "suppressInputEcho"), &error);
+  command_id = mr_tb_new_uuid (call->toolbox);
+  command = mr_session_exec (session, command_id, text, async, get_bool (body, "suppressInputEcho"), &error);
   if (command == NULL)
     {
       mr_tb_reply_error (call, 400, g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED)

@@ -262,6 +262,8 @@ mr_toolbox_handle_headers (MrToolbox *self, MrToolboxRequest *request)
   SoupServerMessage *msg = mr_toolbox_request_get_message (request);
   const char *raw_path = mr_toolbox_request_get_path (request);
   const char *query = mr_toolbox_request_get_query (request);
+  const char *method = soup_server_message_get_method (msg);
+  g_autofree char *redirect = NULL;
   MrTbCall *call = g_new0 (MrTbCall, 1);
 
   call->toolbox = self;
@@ -274,9 +276,19 @@ mr_toolbox_handle_headers (MrToolbox *self, MrToolboxRequest *request)
                       : g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   mr_toolbox_request_set_data (request, call, (GDestroyNotify) call_free);
 
-  if (mr_router_match (self->router, soup_server_message_get_method (msg), call->path,
-                       &call->route, &call->params, NULL) != MR_ROUTE_MATCH_FOUND)
+  switch (mr_router_match (self->router, method, call->path, &call->route, &call->params, &redirect))
     {
+    case MR_ROUTE_MATCH_FOUND:
+      break;
+    case MR_ROUTE_MATCH_REDIRECT:
+      {
+        /* gin's trailing-slash redirect, under the prefix the client used */
+        g_autofree char *location = query ? g_strconcat (redirect, "?", query, NULL) : g_strdup (redirect);
+        g_autofree char *rewritten = mr_toolbox_request_rewrite_location (request, location);
+        mr_http_redirect (msg, rewritten);
+        return;
+      }
+    default:
       soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
       mr_tb_reply_not_found_route (call);
       return;

@@ -382,3 +382,15 @@ def test_metrics_counts_operations(make_runner):
     for line in body.splitlines():
         if line and not line.startswith("#"):
             assert re.fullmatch(r'[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? [-+0-9.eE]+|.*\{.*\} [0-9.eE+-]+', line), line
+
+
+def test_toolbox_trailing_slash_redirect_stays_under_prefix(runner):
+    """gin redirects /files/info/ to /files/info; the Location is rewritten under the
+    prefix the client used, as the Daytona proxy does."""
+    runner.create_sandbox("tb-redirect")
+    r = runner.get("/sandboxes/tb-redirect/toolbox/work-dir/?x=1")
+    assert r.status == 301
+    assert r.header("Location") == "/sandboxes/tb-redirect/toolbox/work-dir?x=1"
+    r = runner.post("/sandboxes/tb-redirect/toolbox/process/execute/", {"command": "true"})
+    assert r.status == 307
+    assert r.header("Location") == "/sandboxes/tb-redirect/toolbox/process/execute"
