@@ -827,8 +827,15 @@ docker_connect_port (MrToolboxBackend *backend, guint16 port, GCancellable *canc
                    : "the toolbox container is not ready");
       return NULL;
     }
+  GSocketConnection *connection;
+
   g_socket_client_set_enable_proxy (client, FALSE);
-  return G_IO_STREAM (g_socket_client_connect_to_host (client, ip, port, cancellable, error));
+  g_socket_client_set_timeout (client, 10);
+  connection = g_socket_client_connect_to_host (client, ip, port, cancellable, error);
+  /* the connect timeout must not become an idle timeout of the relayed session */
+  if (connection)
+    g_socket_set_timeout (g_socket_connection_get_socket (connection), 0);
+  return G_IO_STREAM (connection);
 }
 
 static void

@@ -87,8 +87,15 @@ remote_connect_port (MrToolboxBackend *backend, guint16 port, GCancellable *canc
   MrToolboxRemote *self = MR_TOOLBOX_REMOTE (backend);
   g_autoptr(GSocketClient) client = g_socket_client_new ();
 
+  GSocketConnection *connection;
+
   g_socket_client_set_enable_proxy (client, FALSE);
-  return G_IO_STREAM (g_socket_client_connect_to_host (client, self->host, port, cancellable, error));
+  g_socket_client_set_timeout (client, 10);
+  connection = g_socket_client_connect_to_host (client, self->host, port, cancellable, error);
+  /* the connect timeout must not become an idle timeout of the relayed session */
+  if (connection)
+    g_socket_set_timeout (g_socket_connection_get_socket (connection), 0);
+  return G_IO_STREAM (connection);
 }
 
 static void

@@ -334,3 +334,33 @@ def test_missing_image_that_cannot_be_pulled(engine):
         API_TOKEN="t", SERVER_URL="http://x", API_PORT="0"), timeout=120)
     assert rc != 0
     assert "localhost:1/no/such-image:1" in err and "cannot be pulled" in err
+
+
+def test_ssh_gateway_reaches_the_shared_container(engine, tmp_path):
+    import re
+    import shutil
+    import subprocess
+    ssh = shutil.which("ssh")
+    plugin_path = os.environ.get("MOCK_RUNNER_PLUGIN_PATH", "")
+    if ssh is None or not any(os.path.exists(os.path.join(d, "ssh-libssh.so")) for d in plugin_path.split(":") if d):
+        pytest.skip("no OpenSSH client or no ssh-libssh plugin in this build")
+    name = f"mr-test-{uuid.uuid4().hex[:8]}"
+    identity = tmp_path / "id"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(identity)], check=True)
+    r = mrtest.RunnerProcess(env=docker_env(engine, name, SSH_GATEWAY_ENABLE="true", SSH_GATEWAY_PORT="0",
+                                            SSH_HOST_KEY_PATH=str(tmp_path / "hostkey" / "key")), start_timeout=180)
+    try:
+        r.create_sandbox("ssh-a")
+        access = r.post("/sandboxes/ssh-a/ssh-access")
+        assert access.status == 200, access
+        port = int(re.search(r"-p (\d+)", access.json()["sshCommand"]).group(1))
+        out = subprocess.run([ssh, "-p", str(port), "-F", "/dev/null", "-o", "StrictHostKeyChecking=no",
+                              "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+                              "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-i", str(identity),
+                              f"{access.json()['token']}@127.0.0.1", "grep daytona /etc/group; pwd"],
+                             capture_output=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert b"daytona:x:1000:" in out.stdout           # the image's file: we are in the container
+        assert b"/home/daytona" in out.stdout
+    finally:
+        r.stop()
