@@ -32,6 +32,7 @@ typedef struct {
   GSocketConnection *upstream;
   GDataInputStream *up_in;
   char *host_port;
+  char *base_path;               /* a path the upstream URL has, e.g. "/toolbox" ("" if none) */
   GString *head;
   SoupMessageHeaders *headers;
   guint status;
@@ -64,6 +65,7 @@ tunnel_free (gpointer data)
   g_clear_object (&t->client_stream);
   g_clear_object (&t->client_socket);
   g_free (t->host_port);
+  g_free (t->base_path);
   if (t->head)
     g_string_free (t->head, TRUE);
   g_clear_pointer (&t->headers, soup_message_headers_unref);
@@ -512,8 +514,8 @@ on_connected (GObject *source, GAsyncResult *result, gpointer data)
   headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
   mr_forward_copy_request_headers (fwd, headers, TRUE);
   head = g_string_new (NULL);
-  g_string_append_printf (head, "%s %s HTTP/1.1\r\nHost: %s\r\n", soup_server_message_get_method (fwd->msg),
-                          fwd->target, t->host_port);
+  g_string_append_printf (head, "%s %s%s HTTP/1.1\r\nHost: %s\r\n", soup_server_message_get_method (fwd->msg),
+                          t->base_path, fwd->target, t->host_port);
   soup_message_headers_iter_init (&iter, headers);
   while (soup_message_headers_iter_next (&iter, &name, &value))
     g_string_append_printf (head, "%s: %s\r\n", name, value);
@@ -549,6 +551,9 @@ mr_forward_start_tunnel (MrForward *fwd)
       return;
     }
   port = g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : 80;
+  t->base_path = g_strdup (g_uri_get_path (uri));
+  if (g_str_has_suffix (t->base_path, "/"))
+    t->base_path[strlen (t->base_path) - 1] = '\0';
   t->host_port = strchr (g_uri_get_host (uri), ':') ? g_strdup_printf ("[%s]:%d", g_uri_get_host (uri), port)
                                                     : g_strdup_printf ("%s:%d", g_uri_get_host (uri), port);
   t->client = g_socket_client_new ();

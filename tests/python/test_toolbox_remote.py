@@ -200,6 +200,20 @@ def test_session_logs_follow_over_websocket_is_a_plain_tunnel(fake):
     assert close[0] == 1000
 
 
+def test_a_url_with_a_path_keeps_it(make_runner, upstream):
+    r = make_runner(env={"TOOLBOX_BACKEND": "remote", "TOOLBOX_URL": f"http://127.0.0.1:{upstream.port}/mounted/"})
+    r.create_sandbox(SANDBOX)
+    resp = r.get(tb("/echo/p?q=1"))
+    assert resp.status == 200 and resp.json()["path"] == "/mounted/echo/p?q=1"
+    ws = wsclient.WebSocket.connect(r.url, tb("/ws"), headers={"Authorization": f"Bearer {r.token}"})
+    try:
+        ws.send_text("mounted")
+        assert ws.recv() == ("text", "mounted")
+    finally:
+        ws.shutdown()
+    assert [x for x in upstream.requests if x.get("websocket")][-1]["path"] == "/mounted/ws"
+
+
 # An unreachable daemon -----------------------------------------------------------------------
 
 def test_unreachable_daemon_is_502_with_the_error_body(make_runner):

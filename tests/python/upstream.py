@@ -5,7 +5,7 @@ the toolbox, for the forwarding tests (standard library only).
     up.port; up.requests (what it received); up.events (e.g. "forever-aborted")
     up.stop()
 
-Routes:
+Routes (also under /mounted/..., for upstream URLs with a path):
   ANY  /echo...          JSON: method, raw path (with query), headers, body length and sha256
   GET  /big?n=N[&chunked=1]   N bytes of a fixed pattern (pattern_bytes(N))
   GET  /redirect         302 to /landed?x=1;   /abs-redirect: 302 to http://example.com/x
@@ -88,6 +88,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _handle(self):
         up = self.server.upstream
         url = urllib.parse.urlsplit(self.path)
+        if url.path.startswith("/mounted/"):          # the same routes under a prefix
+            url = url._replace(path=url.path[len("/mounted"):])
         query = urllib.parse.parse_qs(url.query)
         upgrade = (self.headers.get("Upgrade") or "").lower() == "websocket"
         if url.path == "/ws" and upgrade:
