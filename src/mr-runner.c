@@ -441,7 +441,10 @@ static MrPlugin *
 load_plugin (MrRunner *self, MrPluginKind kind, const char *name, GError **error)
 {
   g_auto(GStrv) search_path = mr_plugin_get_search_path ();
-  g_autoptr(MrPluginInfo) info = mr_plugin_find ((const char * const *) search_path, kind, name, error);
+  /* TOOLBOX_BACKEND=docker (remote, local) is short for toolbox-docker (...) */
+  g_autofree char *full_name = kind == MR_PLUGIN_KIND_TOOLBOX && strchr (name, '-') == NULL
+                               ? g_strconcat ("toolbox-", name, NULL) : g_strdup (name);
+  g_autoptr(MrPluginInfo) info = mr_plugin_find ((const char * const *) search_path, kind, full_name, error);
   g_autoptr(MrPlugin) plugin = NULL;
 
   if (info == NULL)
