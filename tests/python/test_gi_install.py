@@ -26,6 +26,9 @@ def test_installed_package_loads_its_pytest_plugin(tmp_path):
     (init,) = glob.glob(str(root / "**" / "mock_runner" / "__init__.py"), recursive=True)
     site = os.path.dirname(os.path.dirname(init))
     assert glob.glob(os.path.join(site, "mock_runner-*.dist-info", "entry_points.txt"))
+    # installed where this interpreter looks without PYTHONPATH (meson's own guess for
+    # Debian, <prefix>/lib/python3/dist-packages, is not searched for /usr/local)
+    assert "/" + os.path.relpath(site, root) in sys.path, (site, sys.path)
     (typelib,) = glob.glob(str(root / "**" / "MockRunner-1.0.typelib"), recursive=True)
     (library,) = glob.glob(str(root / "**" / "libmockrunner-1.so.0"), recursive=True)
     (plugin,) = glob.glob(str(root / "**" / "plugins" / "sandbox-memory.so"), recursive=True)
