@@ -70,7 +70,6 @@ void       mr_forward_fail (MrForward *fwd, guint status, const char *code, cons
 void       mr_forward_fail_gerror (MrForward *fwd, const GError *error);
 void       mr_forward_respond (MrForward *fwd);
 void       mr_forward_body_appended (MrForward *fwd);
-void       mr_forward_keep_alive_without_body (MrForward *fwd);
 void       mr_forward_abort_client (MrForward *fwd);
 void       mr_forward_release_message (MrForward *fwd);
 void       mr_forward_finish (MrForward *fwd);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mr-forward-private.h"
+#include "mr-http.h"
 #include "mr-error.h"
 #include "mr-util.h"
 
@@ -257,7 +258,7 @@ relay_answer (MrForward *fwd)
   soup_message_body_append (body, SOUP_MEMORY_COPY, t->body->data, t->body->len);
   soup_message_headers_set_content_length (headers, t->body->len);
   if (t->status == SOUP_STATUS_NO_CONTENT || t->status == SOUP_STATUS_NOT_MODIFIED)
-    mr_forward_keep_alive_without_body (fwd);
+    mr_http_keep_alive_without_body (fwd->msg);
   mr_forward_respond (fwd);
   g_io_stream_close (G_IO_STREAM (t->upstream), NULL, NULL);
 }

@@ -254,7 +254,8 @@ mr_forward_copy_response_headers (MrForward *fwd, SoupMessageHeaders *from, guin
   SoupMessageHeadersIter iter;
   const char *name, *value;
   /* the server's own decision to close this connection after the reply (the runner and
-   * the toolbox make it, mr_http_close_after_reply()) survives the upstream's headers */
+   * the toolbox make it for bodiless replies, mr_http_reply_bodiless()) survives the
+   * upstream's headers */
   gboolean close_after = soup_message_headers_header_contains (to, "Connection", "close");
 
   soup_message_headers_clear (to);
@@ -523,22 +524,6 @@ on_got_body (SoupServerMessage *msg, MrForward *fwd)
   soup_server_message_pause (msg);
 }
 
-/* libsoup 3.2 drops Content-Length from a 204 (and a 304 may come without one): with no
- * length left it takes the answer for one delimited by EOF and closes the connection,
- * without saying so, under a client that means to reuse it. A zero length put back once
- * the headers are on the wire keeps the connection and leaves the wire format alone. */
-static void
-restore_zero_length (SoupServerMessage *msg, gpointer data)
-{
-  soup_message_headers_set_content_length (soup_server_message_get_response_headers (msg), 0);
-}
-
-void
-mr_forward_keep_alive_without_body (MrForward *fwd)
-{
-  g_signal_connect (fwd->msg, "wrote-headers", G_CALLBACK (restore_zero_length), NULL);
-}
-
 /* Plain HTTP ------------------------------------------------------------------------ */
 
 static void pump (MrForward *fwd);
@@ -636,7 +621,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer data)
     {
       if (soup_message_headers_get_encoding (up_headers) == SOUP_ENCODING_CONTENT_LENGTH)
         soup_message_headers_set_content_length (headers, soup_message_headers_get_content_length (up_headers));
-      mr_forward_keep_alive_without_body (fwd);
+      mr_http_keep_alive_without_body (fwd->msg);
     }
   else if (soup_message_headers_get_encoding (up_headers) == SOUP_ENCODING_CONTENT_LENGTH)
     soup_message_headers_set_content_length (headers, soup_message_headers_get_content_length (up_headers));

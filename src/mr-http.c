@@ -192,21 +192,39 @@ mr_http_client_ip (SoupServerMessage *msg)
   return soup_server_message_get_remote_host (msg);
 }
 
+static void
+restore_zero_length (SoupServerMessage *msg, gpointer unused)
+{
+  soup_message_headers_set_content_length (soup_server_message_get_response_headers (msg), 0);
+}
+
 /**
- * mr_http_close_after_reply: (skip)
- * @msg: a message whose headers were just read
+ * mr_http_keep_alive_without_body: (skip)
+ * @msg: a message answered with 204 or 304
  *
- * Makes the server close the connection once @msg is answered. libsoup 3.2 never notices a
- * client closing an idle keep-alive connection (the next message on it is never started,
- * so nothing disconnects it): every such connection would keep a socket in CLOSE-WAIT for
- * good, and a client that opens one connection per request (Python's http.client, curl in
- * a loop) would exhaust the server's descriptors. It also closes silently after a 204.
- * A WebSocket handshake replaces the header with "Upgrade".
+ * libsoup 3.2 removes the Content-Length of a 204 (and a 304 has none), then takes the
+ * reply for one that ends at EOF and closes the connection without saying so, under a
+ * client that means to reuse it. A zero length put back once the headers are on the wire
+ * keeps the connection open and leaves the bytes sent as they were.
  */
 void
-mr_http_close_after_reply (SoupServerMessage *msg)
+mr_http_keep_alive_without_body (SoupServerMessage *msg)
 {
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  g_signal_connect (msg, "wrote-headers", G_CALLBACK (restore_zero_length), NULL);
+}
+
+/**
+ * mr_http_reply_bodiless: (skip)
+ * @msg: the message
+ * @status: 204 or 304
+ *
+ * A reply without a body, on a connection that stays usable.
+ */
+void
+mr_http_reply_bodiless (SoupServerMessage *msg, guint status)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  mr_http_keep_alive_without_body (msg);
 }
 
 /**

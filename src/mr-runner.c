@@ -12,6 +12,7 @@
 #include "mr-runner-private.h"
 #include "mr-error.h"
 #include "mr-http.h"
+#include "mr-keepalive.h"
 #include "mr-enums.h"
 
 #define DEFAULT_START_TIMEOUT_SEC 300
@@ -302,7 +303,6 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
   ex->msg = msg;
   ex->started_us = g_get_monotonic_time ();
   g_object_set_data_full (G_OBJECT (msg), "mr-exchange", ex, (GDestroyNotify) exchange_free);
-  mr_http_close_after_reply (msg);
   g_signal_connect (msg, "finished", G_CALLBACK (release_toolbox_request), ex);
   g_signal_connect (msg, "disconnected", G_CALLBACK (release_toolbox_request), ex);
   /* the request journal follows every request to its reply (mr-journal.c) */
@@ -532,6 +532,7 @@ listen (MrRunner *self, GError **error)
     }
   g_signal_connect (self->server, "request-started", G_CALLBACK (on_request_started), self);
   g_signal_connect (self->server, "request-finished", G_CALLBACK (on_request_finished), self);
+  mr_keepalive_watch (self->server);
   soup_server_add_early_handler (self->server, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->server, NULL, main_handler, self, NULL);
 

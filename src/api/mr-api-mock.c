@@ -69,10 +69,7 @@ require_object (MrExchange *ex, JsonNode *node)
 static void
 reply_empty (MrExchange *ex)
 {
-  soup_server_message_set_status (ex->msg, SOUP_STATUS_NO_CONTENT, NULL);
-  /* libsoup 3.2 closes the connection after a 204 without saying so: say it, or a
-   * keep-alive client sends its next request into the closing socket */
-  soup_message_headers_replace (soup_server_message_get_response_headers (ex->msg), "Connection", "close");
+  mr_http_reply_bodiless (ex->msg, SOUP_STATUS_NO_CONTENT);
 }
 
 /* /_mock/requests ------------------------------------------------------------------- */

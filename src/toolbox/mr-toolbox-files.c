@@ -1965,7 +1965,7 @@ handle_download (MrTbCall *call)
       (since = header_time (req, "If-Modified-Since")) && g_date_time_compare (mtime, since) <= 0)
     {
       close (fd);
-      soup_server_message_set_status (call->msg, 304, NULL);
+      mr_http_reply_bodiless (call->msg, 304);
       return;
     }
 

@@ -9,6 +9,7 @@
 #include "mr-toolbox-private.h"
 #include "mr-error.h"
 #include "mr-http.h"
+#include "mr-keepalive.h"
 
 struct _MrToolbox {
   GObject parent_instance;
@@ -333,7 +334,6 @@ serve_early (SoupServer *server, SoupServerMessage *msg, const char *path,
   MrToolboxRequest *request = mr_toolbox_request_new (msg, NULL, g_uri_get_path (soup_server_message_get_uri (msg)), "");
 
   g_object_set_data_full (G_OBJECT (msg), "mr-toolbox-request", request, (GDestroyNotify) mr_toolbox_request_unref);
-  mr_http_close_after_reply (msg);
   g_signal_connect (msg, "finished", G_CALLBACK (release_request), NULL);
   g_signal_connect (msg, "disconnected", G_CALLBACK (release_request), NULL);
   mr_toolbox_handle_headers (self, request);
@@ -359,6 +359,7 @@ serve_body (SoupServer *server, SoupServerMessage *msg, const char *path,
 void
 mr_toolbox_serve (MrToolbox *self, SoupServer *server)
 {
+  mr_keepalive_watch (server);
   soup_server_add_early_handler (server, NULL, serve_early, g_object_ref (self), g_object_unref);
   soup_server_add_handler (server, NULL, serve_body, g_object_ref (self), g_object_unref);
 }
@@ -444,13 +445,13 @@ mr_tb_reply_empty (MrTbCall *call, guint status)
 {
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (call->msg);
 
+  if (status == SOUP_STATUS_NO_CONTENT)
+    {
+      mr_http_reply_bodiless (call->msg, status);
+      return;
+    }
   soup_server_message_set_status (call->msg, status, NULL);
-  /* no Content-Length on a 204 (RFC 7230); every reply closes its connection anyway,
-   * see mr_http_close_after_reply() */
-  if (status != SOUP_STATUS_NO_CONTENT)
-    soup_message_headers_set_content_length (headers, 0);
-  else
-    soup_message_headers_replace (headers, "Connection", "close");
+  soup_message_headers_set_content_length (headers, 0);
 }
 
 void
