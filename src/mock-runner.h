@@ -19,5 +19,6 @@
 #include "mr-journal.h"
 #include "mr-faults.h"
 #include "mr-timing.h"
+#include "mr-clock.h"
 
 #undef __MOCK_RUNNER_H_INSIDE__

@@ -11,6 +11,7 @@
 #include "mr-journal.h"
 #include "mr-faults.h"
 #include "mr-timing.h"
+#include "mr-clock.h"
 #include "ssh/mr-ssh-access.h"
 
 G_BEGIN_DECLS
@@ -104,6 +105,19 @@ void        mr_timing_schedule (MrTiming *timing, MrRunner *runner, const char *
 guint       mr_timing_advance (MrTiming *timing, const char *sandbox_id);
 guint       mr_timing_count_pending (MrTiming *timing, const char *sandbox_id);
 JsonNode   *mr_timing_to_json (MrTiming *timing);
+
+/* The runner's clock (mr-clock.c): real time plus an offset tests advance; thread-safe. */
+typedef struct _MrClock MrClock;
+#define MR_CLOCK_MAX_OFFSET_US (100 * 365 * G_TIME_SPAN_DAY)
+
+MrClock    *mr_runner_get_clock (MrRunner *self);
+MrClock    *mr_clock_new (void);
+void        mr_clock_free (MrClock *clock);
+gint64      mr_clock_get_offset (MrClock *clock);
+gint64      mr_clock_real_time (MrClock *clock);
+gint64      mr_clock_monotonic_time (MrClock *clock);
+gboolean    mr_clock_advance (MrClock *clock, gint64 usec, GError **error);
+void        mr_clock_reset (MrClock *clock);
 
 JsonNode   *mr_state_export (MrRunner *runner);
 gboolean    mr_state_import (MrRunner *runner, JsonNode *node, GError **error);

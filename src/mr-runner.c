@@ -58,6 +58,7 @@ struct _MrRunner {
   MrJournal *journal;
   MrFaults *faults;
   MrTiming *timing;
+  MrClock *clock;        /* what expires and ages reads the time here (mr-clock.c) */
   gboolean shutting_down; /* requests cut by the shutdown are not reported */
   MrTimingMode timing_mode;  /* the baseline, as the properties set it */
   guint timing_delay;
@@ -802,6 +803,8 @@ reset_in_server (MrRunner *self, gpointer data)
   reseed (self);
   mr_api_control_plane_reset (self);
   mr_ssh_access_store_clear (self->ssh_access);
+  /* what the clock aged is gone: later tests start from the real time */
+  mr_clock_reset (self->clock);
 }
 
 /**
@@ -810,7 +813,8 @@ reset_in_server (MrRunner *self, gpointer data)
  *
  * Returns every plugin to its configured baseline and clears the test controls: the
  * journal is emptied, fault rules removed, the timing set back to #MrRunner:timing-mode
- * (waiting transitions dropped) and, if #MrRunner:seed is set, the random source
+ * (waiting transitions dropped), the clock set back to the real time
+ * (mr_runner_advance_clock()) and, if #MrRunner:seed is set, the random source
  * restarted from it, so that every test after a reset sees the same ids.
  */
 void
@@ -1239,6 +1243,12 @@ mr_runner_get_timing_state (MrRunner *self)
   return self->timing;
 }
 
+MrClock *
+mr_runner_get_clock (MrRunner *self)
+{
+  return self->clock;
+}
+
 void
 mr_runner_emit_request_served (MrRunner *self, const MrJournalEntry *entry)
 {
@@ -1333,6 +1343,7 @@ mr_runner_init (MrRunner *self)
   self->journal = mr_journal_new (DEFAULT_JOURNAL_SIZE);
   self->faults = mr_faults_new ();
   self->timing = mr_timing_new ();
+  self->clock = mr_clock_new ();
   self->metrics = mr_metrics_new ();
   self->host_info = mr_host_info_new ("/");
   self->ssh_access = mr_ssh_access_store_new ();
@@ -1405,6 +1416,7 @@ mr_runner_finalize (GObject *object)
   g_ptr_array_unref (self->plugin_infos);
   g_rand_free (self->rand);
   mr_timing_free (self->timing);
+  mr_clock_free (self->clock);
   mr_faults_free (self->faults);
   mr_journal_free (self->journal);
   mr_metrics_free (self->metrics);

@@ -11,9 +11,11 @@
  * start, stop, backup, resize, network-settings and recover of an unknown sandbox; and
  * resize keeps the state the sandbox had.
  *
- * The state cache of the Go mock is kept too: every state write refreshes an expiry
- * CACHE_RETENTION_DAYS ahead, and a sandbox nobody touched for that long reads back
- * as "unknown". */
+ * The state cache of the Go mock is kept too: every state or backup write refreshes an
+ * expiry CACHE_RETENTION_DAYS ahead (a GET writes back what it read), and a sandbox
+ * nobody touched for that long reads back as "unknown". Expiry and timestamps read the
+ * runner's clock, so a test advances it (mr_runner_advance_clock()) instead of waiting
+ * days. */
 #include <string.h>
 
 #include "mock-runner.h"
@@ -23,7 +25,7 @@ G_DECLARE_FINAL_TYPE (MrSandboxMemory, mr_sandbox_memory, MR, SANDBOX_MEMORY, GO
 
 typedef struct {
   MrSandbox *sandbox;
-  gint64 expires_at;           /* wall clock, microseconds */
+  gint64 expires_at;           /* the runner's monotonic clock, microseconds */
 } Record;
 
 struct _MrSandboxMemory {
@@ -60,7 +62,7 @@ insert (MrSandboxMemory *self, MrSandbox *sandbox)
   Record *r = g_new0 (Record, 1);
 
   r->sandbox = sandbox;
-  r->expires_at = g_get_real_time () + self->retention_us;
+  r->expires_at = mr_runner_get_monotonic_time (self->runner) + self->retention_us;
   g_hash_table_replace (self->records, g_strdup (sandbox->id), r);
   return r;
 }
@@ -71,15 +73,13 @@ set_state (MrSandboxMemory *self, Record *r, MrSandboxState state)
   MrSandboxState old = r->sandbox->state;
   g_autofree char *id = g_strdup (r->sandbox->id);
 
-  gint64 now = g_get_real_time ();
-
   /* every write refreshes the cache TTL (a GET writes back what it read); only a change
    * of state is an update of the sandbox */
-  r->expires_at = now + self->retention_us;
+  r->expires_at = mr_runner_get_monotonic_time (self->runner) + self->retention_us;
   if (old == state)
     return;
   r->sandbox->state = state;
-  r->sandbox->updated_at = now;
+  r->sandbox->updated_at = mr_runner_get_real_time (self->runner);
   mr_runner_notify_sandbox_state (self->runner, id, old, state);
 }
 
@@ -89,9 +89,25 @@ worked_out_state (MrSandboxMemory *self, Record *r)
 {
   if (r == NULL)
     return MR_SANDBOX_STATE_DESTROYED;
-  if (g_get_real_time () > r->expires_at)
+  if (mr_runner_get_monotonic_time (self->runner) > r->expires_at)
     return MR_SANDBOX_STATE_UNKNOWN;
   return r->sandbox->state;
+}
+
+/* A backup write refreshes the cache entry too, as in the Go mock: the worked-out state
+ * is written back (an expired entry becomes "unknown", as a GET would make it). */
+static void
+touch (MrSandboxMemory *self, Record *r)
+{
+  set_state (self, r, worked_out_state (self, r));
+}
+
+/* A sandbox record made here (not imported) is stamped with the runner's clock. */
+static MrSandbox *
+stamped (MrSandboxMemory *self, MrSandbox *sandbox)
+{
+  sandbox->created_at = sandbox->updated_at = mr_runner_get_real_time (self->runner);
+  return sandbox;
 }
 
 static gboolean
@@ -236,8 +252,7 @@ memory_create (MrSandboxBackend *backend, const MrSandbox *spec, GError **error)
     sandbox->exists = TRUE;
     sandbox->state = MR_SANDBOX_STATE_UNKNOWN;
     sandbox->backup_state = MR_BACKUP_STATE_NONE;
-    sandbox->created_at = sandbox->updated_at = g_get_real_time ();
-    r = insert (self, sandbox);
+    r = insert (self, stamped (self, sandbox));
   }
   set_state (self, r, MR_SANDBOX_STATE_CREATING);
   /* the mock pull: any snapshot name is accepted and becomes a known image */
@@ -288,7 +303,7 @@ memory_start (MrSandboxBackend *backend, const char *id, GHashTable *metadata, G
       if (self->strict)
         return not_found (error, id);
       /* the Go mock creates a minimal record for an unknown id */
-      r = insert (self, mr_sandbox_new (id));
+      r = insert (self, stamped (self, mr_sandbox_new (id)));
     }
   if (metadata)
     {
@@ -349,7 +364,10 @@ complete_backup (MrRunner *runner, const char *id, gpointer data)
   Record *r = lookup (step->self, id);
 
   if (r && r->sandbox->backup_state == MR_BACKUP_STATE_IN_PROGRESS)
-    r->sandbox->backup_state = MR_BACKUP_STATE_COMPLETED;
+    {
+      r->sandbox->backup_state = MR_BACKUP_STATE_COMPLETED;
+      touch (step->self, r);
+    }
 }
 
 static gboolean
@@ -360,6 +378,7 @@ memory_backup (MrSandboxBackend *backend, const char *id, const char *snapshot, 
 
   if (r == NULL)
     return self->strict ? not_found (error, id) : TRUE;
+  touch (self, r);
   r->sandbox->backup_state = MR_BACKUP_STATE_IN_PROGRESS;
   g_clear_pointer (&r->sandbox->backup_error, g_free);
   g_free (r->sandbox->backup_snapshot);
@@ -452,7 +471,7 @@ memory_update_network (MrSandboxBackend *backend, const char *id, JsonObject *se
       g_free (r->sandbox->domain_allow_list);
       r->sandbox->domain_allow_list = g_strdup (json_object_get_string_member_with_default (settings, "domainAllowList", NULL));
     }
-  r->sandbox->updated_at = g_get_real_time ();
+  r->sandbox->updated_at = mr_runner_get_real_time (self->runner);
   return TRUE;
 }
 
@@ -466,7 +485,7 @@ memory_recover (MrSandboxBackend *backend, const char *id, const MrSandbox *spec
     {
       if (self->strict)
         return not_found (error, id);
-      r = insert (self, mr_sandbox_copy (spec));
+      r = insert (self, stamped (self, mr_sandbox_copy (spec)));
     }
   else
     {
@@ -525,10 +544,8 @@ memory_setup (MrPlugin *plugin, MrRunner *runner, GError **error)
 
   self->runner = runner;
   self->strict = mr_runner_get_option_bool (runner, "STRICT", FALSE);
+  /* tests do not wait days: they advance the runner's clock */
   self->retention_us = (gint64) mr_runner_get_config (runner)->cache_retention_days * G_TIME_SPAN_DAY;
-  /* tests cannot wait days: a finer TTL overrides CACHE_RETENTION_DAYS */
-  if (mr_runner_get_option (runner, "SANDBOX_CACHE_TTL_MS"))
-    self->retention_us = mr_runner_get_option_int (runner, "SANDBOX_CACHE_TTL_MS", 0) * 1000;
   return TRUE;
 }
 
@@ -609,7 +626,6 @@ mr_sandbox_memory_class_init (MrSandboxMemoryClass *klass)
 
 static const MrPluginOption options[] = {
   { "STRICT", "false", "Answer 404 for unknown sandboxes where the real runners do (start, stop, resize, ...)" },
-  { "SANDBOX_CACHE_TTL_MS", NULL, "State cache TTL in milliseconds, overriding CACHE_RETENTION_DAYS (for tests)" },
   { NULL, NULL, NULL }
 };
 

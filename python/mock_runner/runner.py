@@ -4,6 +4,7 @@ It wraps MockRunner.Runner (the GObject, reachable as `runner.gobject`). The ser
 on its own thread and main context, so the test can make blocking HTTP calls to
 `runner.url`; nothing needs a GLib main loop in Python.
 """
+import datetime
 import json
 import time
 
@@ -120,8 +121,8 @@ class Runner:
         return self.gobject.props.running
 
     def reset(self):
-        """Back to the configured baseline: plugins' state, journal, fault rules, timing
-        and (if seeded) the random source."""
+        """Back to the configured baseline: plugins' state, journal, fault rules, timing,
+        the clock and (if seeded) the random source."""
         self.gobject.reset()
 
     # Seed -------------------------------------------------------------------------------
@@ -227,6 +228,32 @@ class Runner:
 
     def pending_transitions(self, sandbox_id=None):
         return self.gobject.count_pending_transitions(sandbox_id)
+
+    # Clock ----------------------------------------------------------------------------
+
+    def advance_clock(self, seconds=0, *, minutes=0, hours=0, days=0):
+        """Moves the runner's clock forward: what expires in the runner (the sandbox state
+        cache of CACHE_RETENTION_DAYS, SSH access tokens) sees that time pass at once.
+        `seconds` may be a number or a datetime.timedelta; the clock never goes back
+        (reset() returns it to the real time). Returns the new offset (a timedelta).
+        Lifecycle transitions in "delay" timing keep real timers: use advance()."""
+        if isinstance(seconds, datetime.timedelta):
+            seconds = seconds.total_seconds()
+        total = float(seconds) + 60.0 * minutes + 3600.0 * hours + 86400.0 * days
+        if not total >= 0:
+            raise ValueError(f"the clock only goes forward, not by {total!r} s")
+        self.gobject.advance_clock(round(total * 1_000_000))
+        return self.clock_offset
+
+    @property
+    def clock_offset(self):
+        """How far the runner's clock is ahead of the real time (a timedelta)."""
+        return datetime.timedelta(microseconds=self.gobject.get_clock_offset())
+
+    def now(self):
+        """The runner's time: the real time plus the clock offset (an aware datetime, UTC)."""
+        epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+        return epoch + datetime.timedelta(microseconds=self.gobject.get_real_time())
 
     # Faults ---------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@
  * Daytona route uses. They are neither journaled nor subject to fault rules, so a test
  * can always inspect and undo what it set up. Each handler runs on the server thread,
  * where the stores live. */
+#include <math.h>
 #include <string.h>
 
 #include "mr-runner-private.h"
@@ -289,6 +290,83 @@ handle_advance (MrExchange *ex)
   mr_http_reply_json (ex->msg, 200, root);
 }
 
+/* /_mock/clock ------------------------------------------------------------------------- */
+
+/* {"offsetSeconds": how far ahead of the real time, "now": the runner's time (RFC 3339)} */
+static void
+reply_clock (MrExchange *ex)
+{
+  gint64 offset = mr_runner_get_clock_offset (ex->runner);
+  gint64 now = mr_runner_get_real_time (ex->runner);
+  g_autoptr(GDateTime) seconds = g_date_time_new_from_unix_utc (now / G_USEC_PER_SEC);
+  g_autoptr(GDateTime) precise = g_date_time_add (seconds, now % G_USEC_PER_SEC);
+  g_autofree char *text = g_date_time_format_iso8601 (precise);
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "offsetSeconds");
+  if (offset % G_USEC_PER_SEC == 0)
+    json_builder_add_int_value (b, offset / G_USEC_PER_SEC);
+  else
+    json_builder_add_double_value (b, (double) offset / G_USEC_PER_SEC);
+  json_builder_set_member_name (b, "now");
+  json_builder_add_string_value (b, text);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  mr_http_reply_json (ex->msg, 200, root);
+}
+
+static void
+handle_get_clock (MrExchange *ex)
+{
+  reply_clock (ex);
+}
+
+/* {"advanceSeconds": n}, n >= 0, fractions allowed */
+static void
+handle_advance_clock (MrExchange *ex)
+{
+  g_autoptr(JsonNode) body = parse_body (ex, FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GList) members = NULL;
+  JsonObject *o;
+  JsonNode *value;
+  double seconds;
+
+  if (body == NULL || !(o = require_object (ex, body)))
+    return;
+  members = json_object_get_members (o);
+  for (GList *l = members; l; l = l->next)
+    if (strcmp (l->data, "advanceSeconds") != 0)
+      {
+        reply_invalid (ex, "unknown field '%s' (expected advanceSeconds)", (const char *) l->data);
+        return;
+      }
+  value = json_object_get_member (o, "advanceSeconds");
+  if (value == NULL || !JSON_NODE_HOLDS_VALUE (value) ||
+      (json_node_get_value_type (value) != G_TYPE_INT64 && json_node_get_value_type (value) != G_TYPE_DOUBLE))
+    {
+      reply_invalid (ex, "advanceSeconds is required: a number of seconds, 0 or more");
+      return;
+    }
+  seconds = json_node_get_value_type (value) == G_TYPE_INT64 ? (double) json_node_get_int (value)
+                                                              : json_node_get_double (value);
+  /* checked before the conversion: a huge double does not fit a gint64 */
+  if (!isfinite (seconds) || seconds < 0 || seconds * G_USEC_PER_SEC > (double) MR_CLOCK_MAX_OFFSET_US)
+    {
+      reply_invalid (ex, "advanceSeconds must be a number of seconds from 0 to %" G_GINT64_FORMAT,
+                     (gint64) (MR_CLOCK_MAX_OFFSET_US / G_USEC_PER_SEC));
+      return;
+    }
+  if (!mr_runner_advance_clock (ex->runner, (gint64) (seconds * G_USEC_PER_SEC + 0.5), &error))
+    {
+      mr_http_reply_gerror (ex->msg, error);
+      return;
+    }
+  reply_clock (ex);
+}
+
 /* /_mock/faults ------------------------------------------------------------------------ */
 
 static void
@@ -396,6 +474,8 @@ static const MrRoute routes[] = {
   { "PUT", "/_mock/timing/{sandbox}", handle_set_sandbox_timing, NULL, MR_ROUTE_CONTROL, "mock-timing-sandbox" },
   { "DELETE", "/_mock/timing/{sandbox}", handle_unset_sandbox_timing, NULL, MR_ROUTE_CONTROL,
     "mock-timing-sandbox-unset" },
+  { "GET", "/_mock/clock", handle_get_clock, NULL, MR_ROUTE_CONTROL, "mock-clock" },
+  { "POST", "/_mock/clock", handle_advance_clock, NULL, MR_ROUTE_CONTROL, "mock-clock-advance" },
   { "GET", "/_mock/faults", handle_list_faults, NULL, MR_ROUTE_CONTROL, "mock-faults" },
   { "POST", "/_mock/faults", handle_add_fault, NULL, MR_ROUTE_CONTROL, "mock-faults-add" },
   { "DELETE", "/_mock/faults", handle_clear_faults, NULL, MR_ROUTE_CONTROL, "mock-faults-clear" },

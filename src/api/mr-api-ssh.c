@@ -107,7 +107,7 @@ handle_create (MrExchange *ex)
 
   token = mr_ssh_access_make_token (runner_random, ex->runner);
   id = mr_runner_random_uuid (ex->runner);
-  now = g_get_real_time ();
+  now = mr_runner_get_real_time (ex->runner);
   access = mr_ssh_access_store_create (mr_runner_get_ssh_access (ex->runner), ex->sandbox_id, id, token, now,
                                        now + (gint64) (minutes * 60 * G_USEC_PER_SEC));
   command = ssh_command (ex->runner, token);
@@ -165,8 +165,8 @@ handle_validate (MrExchange *ex)
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
   MrSshAccessStatus status = mr_ssh_access_store_check (mr_runner_get_ssh_access (ex->runner),
-                                                        mr_exchange_query (ex, "token"), g_get_real_time (),
-                                                        &sandbox_id);
+                                                        mr_exchange_query (ex, "token"),
+                                                        mr_runner_get_real_time (ex->runner), &sandbox_id);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "valid");

@@ -1,5 +1,6 @@
 """The standalone server: configuration from the environment, .env and flags; clear one-line
 errors and non-zero exits; port 0; TLS; logging; signals."""
+import datetime
 import os
 import signal
 import socket
@@ -214,18 +215,70 @@ def test_skeleton_plugin_serves(make_runner):
     assert res.status == 400 and "not supported" in res.json()["message"]
 
 
+DAY = 86400
+
+
+def advance_clock(r, seconds):
+    res = r.post("/_mock/clock", {"advanceSeconds": seconds})
+    assert res.status == 200, res
+    return res.json()
+
+
+def state(r, sandbox_id):
+    return r.get(f"/sandboxes/{sandbox_id}").json()["state"]
+
+
 def test_cache_retention_expiry_reads_unknown(make_runner):
-    """A sandbox nobody touched for the retention period reads back as unknown (the Go mock's
-    state cache); a read refreshes the period. SANDBOX_CACHE_TTL_MS stands in for days."""
-    r = make_runner(env={"SANDBOX_CACHE_TTL_MS": "300"})
+    """A sandbox nobody touched for CACHE_RETENTION_DAYS (7 by default) reads back as unknown
+    (the Go mock's state cache); a read refreshes the period. The runner's clock is advanced
+    over /_mock/clock, nobody sleeps."""
+    r = make_runner()
     r.create_sandbox("ttl-1")
     r.create_sandbox("ttl-2")
-    for _ in range(4):
-        time.sleep(0.1)
-        assert r.get("/sandboxes/ttl-2").json()["state"] == "started"   # polled: kept fresh
-    time.sleep(0.2)
-    assert r.get("/sandboxes/ttl-1").json()["state"] == "unknown"
-    assert r.get("/sandboxes/ttl-2").json()["state"] == "started"
+    # without an advance no time passes for the cache, however often it is polled
+    for _ in range(3):
+        assert state(r, "ttl-1") == "started"
+    assert r.get("/_mock/clock").json()["offsetSeconds"] == 0
+
+    assert advance_clock(r, 6 * DAY)["offsetSeconds"] == 6 * DAY
+    assert state(r, "ttl-2") == "started"       # polled: kept fresh
+    advance_clock(r, DAY)
+    assert state(r, "ttl-1") == "unknown"       # 7 days since its last write
+    assert state(r, "ttl-2") == "started"       # a day since its read
     # a start brings it back
     assert r.post("/sandboxes/ttl-1/start", {}).status == 200
-    assert r.get("/sandboxes/ttl-1").json()["state"] == "started"
+    assert state(r, "ttl-1") == "started"
+
+
+@pytest.mark.parametrize("days,retention", [("2", 2), ("0", 7), ("-3", 7)])
+def test_cache_retention_days(make_runner, days, retention):
+    """CACHE_RETENTION_DAYS sets the period; values <= 0 mean 7, as in the Go mock."""
+    r = make_runner(env={"CACHE_RETENTION_DAYS": days})
+    r.create_sandbox("ret-1")
+    r.create_sandbox("ret-2")
+    advance_clock(r, (retention - 1) * DAY)
+    assert state(r, "ret-1") == "started"       # not yet: and the read refreshes it
+    advance_clock(r, DAY)
+    assert state(r, "ret-2") == "unknown"       # the whole period since its create
+    assert state(r, "ret-1") == "started"       # a day since its read
+
+
+def test_clock_control(make_runner):
+    """/_mock/clock needs the token, refuses what is not a forward move, and reset sets the
+    clock back to the real time."""
+    r = make_runner()
+    assert r.get("/_mock/clock", auth=False).status == 401
+    assert r.post("/_mock/clock", {"advanceSeconds": 60}, auth=False).status == 401
+    for bad in ({"advanceSeconds": -1}, {"advanceSeconds": "60"}, {}, {"advanceSeconds": 1, "days": 1}, [60]):
+        res = r.post("/_mock/clock", bad)
+        assert res.status == 400, (bad, res)
+        assert res.json()["code"] == "BAD_REQUEST"
+    assert r.get("/_mock/clock").json()["offsetSeconds"] == 0
+    body = advance_clock(r, 1.5)
+    assert body["offsetSeconds"] == 1.5
+    now = datetime.datetime.fromisoformat(body["now"].replace("Z", "+00:00"))
+    assert abs((now - datetime.datetime.now(datetime.timezone.utc)).total_seconds() - 1.5) < 2
+    # not journaled
+    assert r.get("/_mock/requests?path=/_mock/*").json()["count"] == 0
+    assert r.post("/_mock/reset").status == 204
+    assert r.get("/_mock/clock").json()["offsetSeconds"] == 0
