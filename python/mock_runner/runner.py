@@ -56,7 +56,9 @@ class Runner:
     ephemeral port; seed: seeds the random source behind every generated id (None: not
     seeded); timing: "immediate", "manual" or ("delay", ms), the baseline reset()
     returns to; journal_size: requests kept; sandbox_backend, image_backend,
-    toolbox_backend: plugin names; options: plugin options {NAME: value}.
+    toolbox_backend: plugin names; options: {NAME: value} of settings (the variables of
+    docs/configuration.md, e.g. CACHE_RETENTION_DAYS, validated: GLib.Error when invalid)
+    and plugin options (any other name).
     """
 
     def __init__(self, token=None, port=0, host="127.0.0.1", seed=None, timing=None, journal_size=None,
@@ -80,7 +82,10 @@ class Runner:
             if value is not None:
                 setattr(props, name, value)
         for name, value in (options or {}).items():
-            self.gobject.set_option(name, None if value is None else str(value))
+            if value is None:
+                self.gobject.set_option(name, None)
+            else:
+                self.gobject.configure(name, str(value).lower() if isinstance(value, bool) else str(value))
         self._errors = []
         self._handlers = []
         self.journal = Journal(self)

@@ -40,9 +40,8 @@ def test_refresh_on_read(mock_runner, sandbox_factory):
 
 
 def test_retention_days_setting():
-    """CACHE_RETENTION_DAYS=2 (a setting: configure() before start): a day keeps the entry."""
-    runner = Runner()
-    runner.gobject.configure("CACHE_RETENTION_DAYS", "2")
+    """CACHE_RETENTION_DAYS=2, given among the options: a day keeps the entry."""
+    runner = Runner(options={"CACHE_RETENTION_DAYS": 2})
     with runner:
         runner.create_sandbox("ret-1")
         runner.create_sandbox("ret-2")
@@ -51,6 +50,11 @@ def test_retention_days_setting():
         runner.advance_clock(days=1)
         assert runner.sandbox_state("ret-1") == "started"
         assert runner.sandbox_state("ret-2") == "unknown"
+
+
+def test_invalid_setting_among_the_options_is_refused():
+    with pytest.raises(GLib.Error, match="CACHE_RETENTION_DAYS"):
+        Runner(options={"CACHE_RETENTION_DAYS": "a week"})
 
 
 def test_now_and_offset(mock_runner):
