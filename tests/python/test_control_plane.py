@@ -217,6 +217,19 @@ def test_list_filters_and_order(make_runner):
     assert [s["id"] for s in list_ids(r, "?snapshots=img:a")["items"]] == [first["id"]]
 
 
+def test_list_orders_sandboxes_created_within_one_millisecond(make_runner):
+    """createdAt has milliseconds: two sandboxes created in the same millisecond used to be
+    ordered by id, so "newest first" held or not by chance (their ids are random)."""
+    r = make_runner()
+    same_ms = 1768473062123000
+    state = {"version": 1, "sandboxes": [
+        {"id": "a-older", "state": "started", "createdAt": same_ms + 100},
+        {"id": "b-newer", "state": "started", "createdAt": same_ms + 900},
+        {"id": "c-oldest", "state": "started", "createdAt": same_ms - 5000}]}
+    assert r.request("PUT", "/_mock/state", state).status == 204
+    assert [s["id"] for s in list_ids(r)["items"]] == ["b-newer", "a-older", "c-oldest"]
+
+
 def test_list_pages_with_a_cursor(make_runner):
     r = make_runner()
     ids = {create(r)["id"] for _ in range(3)}
@@ -438,6 +451,27 @@ def test_mock_reset_forgets_the_facade_state(make_runner):
     assert r.post("/_mock/reset").status == 204
     assert api(r, "GET", f"/sandbox/{gone['id']}").status == 404
     assert api(r, "GET", "/sandbox/cp-mock-reset").status == 404
+
+
+def test_state_import_forgets_the_facade_state(make_runner):
+    """The labels and destroyed DTOs the facade keeps are not in a state document: an
+    import of sandboxes used to leave them pinned on the ids it brought back."""
+    r = make_runner()
+    kept = create(r, name="cp-import", labels={"team": "a"})
+    gone = create(r, name="cp-import-gone")
+    assert api(r, "DELETE", f"/sandbox/{gone['id']}").status == 200
+    state = {"version": 1, "sandboxes": [{"id": kept["id"], "state": "stopped"}]}
+    assert r.request("PUT", "/_mock/state", state).status == 204
+    dto = api(r, "GET", f"/sandbox/{kept['id']}").json()
+    assert dto["state"] == "stopped" and dto["labels"] == {}
+    assert api(r, "GET", "/sandbox/cp-import").status == 404
+    assert api(r, "GET", f"/sandbox/{gone['id']}").status == 404
+    labels = urllib.parse.quote(json.dumps({"team": "a"}))
+    assert list_ids(r, f"?labels={labels}")["items"] == []
+    # an import of images only leaves the facade alone
+    relabelled = create(r, labels={"team": "b"})
+    assert r.request("PUT", "/_mock/state", {"version": 1, "images": []}).status == 204
+    assert api(r, "GET", f"/sandbox/{relabelled['id']}").json()["labels"] == {"team": "b"}
 
 
 def test_ids_follow_the_runners_seed(make_runner):
