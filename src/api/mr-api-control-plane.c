@@ -110,6 +110,30 @@ configured_prefix (MrRunner *runner)
   }
 }
 
+/**
+ * mr_api_control_plane_check_options: (skip)
+ * @runner: a runner about to start
+ * @error: return location for a #GError
+ *
+ * A prefix of more than one segment would never match a request: refused at start, so
+ * that a misspelt setting does not silently turn the facade off.
+ *
+ * Returns: %FALSE with @error (MR_ERROR_CONFIG) if CONTROL_PLANE_PREFIX is unusable
+ */
+gboolean
+mr_api_control_plane_check_options (MrRunner *runner, GError **error)
+{
+  g_autofree char *prefix = configured_prefix (runner);
+
+  if (prefix && strchr (prefix, '/'))
+    {
+      g_set_error (error, MR_ERROR, MR_ERROR_CONFIG, "invalid value for CONTROL_PLANE_PREFIX: '%s' (expected one "
+                   "path segment such as /api, or off)", mr_runner_get_option (runner, "CONTROL_PLANE_PREFIX"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 secret_equal (const char *given, const char *expected)
 {

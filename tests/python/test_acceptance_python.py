@@ -126,6 +126,39 @@ def test_start_with_an_unknown_plugin_raises_a_config_error():
     assert "no-such-plugin" in info.value.message
 
 
+def test_configuration_stays_as_started_while_running():
+    """Changing the token or an option from the test thread while the server thread reads
+    them raced with the requests (the old token string was freed under it)."""
+    runner = MockRunner.Runner.new()
+    runner.props.token = "first"
+    runner.start()
+    try:
+        runner.props.token = "second"
+        runner.set_option("STRICT", "true")
+        assert runner.props.token == "first"
+        assert http(runner.props.url, "GET", "/info", token="first")[0] == 200
+        assert http(runner.props.url, "GET", "/info", token="second")[0] == 401
+        assert http(runner.props.url, "POST", "/sandboxes/x/stop", {}, token="first")[0] == 200  # not STRICT
+    finally:
+        runner.stop()
+    runner.props.token = "second"  # stopped: allowed, and used by the next start
+    runner.start()
+    try:
+        assert http(runner.props.url, "GET", "/info", token="second")[0] == 200
+    finally:
+        runner.stop()
+
+
+def test_a_control_plane_prefix_of_two_segments_is_refused_at_start():
+    runner = MockRunner.Runner.new()
+    runner.set_option("CONTROL_PLANE_PREFIX", "/a/b")
+    with pytest.raises(GLib.Error) as info:
+        runner.start()
+    assert info.value.matches(MockRunner.error_quark(), MockRunner.Error.CONFIG)
+    assert "CONTROL_PLANE_PREFIX" in info.value.message
+    assert not runner.props.running
+
+
 def test_two_runners_side_by_side_do_not_share_anything():
     with Runner(token="one", seed=1) as a, Runner(token="two", seed=1) as b:
         assert a.port != b.port

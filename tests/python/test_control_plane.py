@@ -336,6 +336,18 @@ def test_toolbox_routes(runner):
     assert r.status == 400 and "Is the Sandbox started?" in r.json()["message"]
 
 
+def test_toolbox_redirects_stay_under_the_route_the_client_used(make_runner):
+    """A trailing-slash redirect of the toolbox comes back under /toolbox/{id} or under
+    {prefix}/toolbox/{id}/toolbox, whichever the SDK called (as the Daytona proxy does)."""
+    r = make_runner(env={"CONTROL_PLANE_PREFIX": "/v1"})
+    sid = request(r.url, "POST", "/v1/sandbox", {}, token=r.token).json()["id"]
+    for prefix in (f"/toolbox/{sid}", f"/v1/toolbox/{sid}/toolbox"):
+        got = request(r.url, "GET", f"{prefix}/work-dir/?x=1", token=r.token)
+        assert (got.status, got.header("Location")) == (301, f"{prefix}/work-dir?x=1")
+        got = request(r.url, "POST", f"{prefix}/process/execute/", {"command": "true"}, token=r.token)
+        assert (got.status, got.header("Location")) == (307, f"{prefix}/process/execute")
+
+
 def test_prefix_is_configurable(make_runner):
     r = make_runner(env={"CONTROL_PLANE_PREFIX": "/v1/"})
     created = request(r.url, "POST", "/v1/sandbox", {}, token=r.token)
