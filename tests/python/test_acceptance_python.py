@@ -519,6 +519,34 @@ def test_timing_over_http(mock_runner):
     assert mock(mock_runner, "PUT", "/_mock/timing", {"mode": "sometimes"})[0] == 400
 
 
+@pytest.mark.parametrize("method,path,body", [
+    ("POST", "/_mock/timing/advance", {"sandboxID": "sb-1"}),   # would advance every sandbox
+    ("PUT", "/_mock/timing", {"mode": "delay", "delayms": 500}),
+    ("PUT", "/_mock/timing/sb-1", {"mode": "manual", "sandboxId": "sb-2"}),
+    ("POST", "/_mock/seed", {"seed": 1, "sead": 2}),
+    ("PUT", "/_mock/timing", {"mode": {}}),
+])
+def test_control_bodies_refuse_what_they_do_not_know(mock_runner, method, path, body):
+    status, _, error = mock(mock_runner, method, path, body)
+    assert status == 400 and error["code"] == "BAD_REQUEST"
+    assert mock(mock_runner, "GET", "/_mock/timing")[2] == {"mode": "immediate", "delayMs": 0,
+                                                          "sandboxes": {}, "pending": []}
+
+
+def test_a_204_keeps_the_connection_usable(mock_runner):
+    conn = httpclient.HTTPConnection("127.0.0.1", mock_runner.port, timeout=10)
+    auth = {"Authorization": "Bearer " + mock_runner.token}
+    try:
+        for method, path in (("DELETE", "/_mock/requests"), ("POST", "/_mock/reset"), ("GET", "/_mock/seed")):
+            conn.request(method, path, headers=auth)
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status in (200, 204)
+        assert resp.status == 200  # the last one, on the same connection
+    finally:
+        conn.close()
+
+
 # ---------------------------------------------------------------- faults
 
 def test_error_fault_by_method_route_and_sandbox_with_a_count(mock_runner, mock_journal):
