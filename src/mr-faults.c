@@ -682,11 +682,30 @@ rule_matches (const MrFaultRule *rule, MrExchange *ex)
                                   ex->route ? ex->route->pattern : NULL);
 }
 
+/* The reason phrase of an error status. libsoup 3 names only the statuses of RFC 2616
+ * and WebDAV: the later ones a test injects most (429 above all) would read "Unknown Error". */
+static const char *
+status_phrase (guint status)
+{
+  static const struct { guint status; const char *phrase; } later[] = {
+    { 418, "I'm a teapot" }, { 421, "Misdirected Request" }, { 425, "Too Early" },
+    { 426, "Upgrade Required" }, { 428, "Precondition Required" }, { 429, "Too Many Requests" },
+    { 431, "Request Header Fields Too Large" }, { 451, "Unavailable For Legal Reasons" },
+    { 506, "Variant Also Negotiates" }, { 508, "Loop Detected" }, { 510, "Not Extended" },
+    { 511, "Network Authentication Required" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (later); i++)
+    if (later[i].status == status)
+      return later[i].phrase;
+  return soup_status_get_phrase (status) ? soup_status_get_phrase (status) : "Error";
+}
+
 /* "Service Unavailable" -> "SERVICE_UNAVAILABLE", the shape of the error body's codes */
 static char *
 code_for_status (guint status)
 {
-  char *code = g_ascii_strup (soup_status_get_phrase (status) ? soup_status_get_phrase (status) : "ERROR", -1);
+  char *code = g_ascii_strup (status_phrase (status), -1);
 
   g_strdelimit (code, " -'", '_');
   return code;
@@ -697,12 +716,13 @@ reply_error (SoupServerMessage *msg, const MrFaultRule *rule)
 {
   guint status = mr_fault_rule_get_status (rule);
   g_autofree char *code = rule->code ? g_strdup (rule->code) : code_for_status (status);
-  g_autofree char *phrase = g_ascii_strdown (soup_status_get_phrase (status) ? soup_status_get_phrase (status) : "error", -1);
+  g_autofree char *phrase = g_ascii_strdown (status_phrase (status), -1);
   g_autofree char *message = rule->message ? g_strdup (rule->message)
                              : g_strdup_printf ("%s: injected by mock-runner (%s)", phrase, rule->id);
 
   soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   mr_http_reply_error (msg, status, code, message);
+  soup_server_message_set_status (msg, status, status_phrase (status));
 }
 
 static void

@@ -3,6 +3,7 @@
 
 #include "mr-image.h"
 #include "mr-error.h"
+#include "mr-json-fields.h"
 
 G_DEFINE_BOXED_TYPE (MrImage, mr_image, mr_image_copy, mr_image_free)
 
@@ -161,6 +162,33 @@ read_strv (JsonObject *o, const char *name)
   return (char **) g_ptr_array_free (out, FALSE);
 }
 
+static const char *
+string_member (JsonObject *o, const char *name)
+{
+  JsonNode *node = json_object_get_member (o, name);
+
+  if (node && JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    return json_node_get_string (node);
+  return NULL;
+}
+
+/* The members mr_image_to_json() writes (and "name" for "ref"), and nothing else: an
+ * import must not read a misspelt member, or a size given as a string, as the default. */
+static gboolean
+check_members (JsonObject *o, GError **error)
+{
+  static const MrJsonField fields[] = {
+    { "ref", MR_JSON_STRING }, { "name", MR_JSON_STRING }, { "sizeBytes", MR_JSON_INT },
+    { "entrypoint", MR_JSON_STRING_ARRAY }, { "cmd", MR_JSON_STRING_ARRAY }, { "hash", MR_JSON_STRING },
+    { "createdAt", MR_JSON_INT },
+    { "buildLog", MR_JSON_STRING },   /* image-memory keeps the log of a build with its record */
+  };
+  const char *ref = string_member (o, "ref") ? string_member (o, "ref") : string_member (o, "name");
+  g_autofree char *what = g_strdup_printf ("image %s", ref ? ref : "(no ref)");
+
+  return mr_json_check_fields (o, fields, G_N_ELEMENTS (fields), what, error);
+}
+
 /**
  * mr_image_from_json:
  * @node: a JSON object as written by mr_image_to_json(); "ref" may also be "name"
@@ -181,6 +209,8 @@ mr_image_from_json (JsonNode *node, GError **error)
       return NULL;
     }
   o = json_node_get_object (node);
+  if (!check_members (o, error))
+    return NULL;
   ref = json_object_get_string_member_with_default (o, "ref",
           json_object_get_string_member_with_default (o, "name", NULL));
   if (ref == NULL || *ref == '\0')

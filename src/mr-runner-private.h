@@ -137,5 +137,6 @@ void mr_api_register_ssh (MrRouter *router);
 /* the control-plane facade (api/mr-api-control-plane*.c): registered last; reset with the runner */
 void mr_api_register_control_plane (MrRouter *router);
 void mr_api_control_plane_reset (MrRunner *runner);
+gboolean mr_api_control_plane_check_options (MrRunner *runner, GError **error);
 
 G_END_DECLS

@@ -688,7 +688,8 @@ mr_runner_start (MrRunner *self, GError **error)
     }
   g_mutex_unlock (&self->lock);
 
-  if (!mr_config_validate (self->config, FALSE, error) || !apply_test_options (self, error))
+  if (!mr_config_validate (self->config, FALSE, error) || !apply_test_options (self, error) ||
+      !mr_api_control_plane_check_options (self, error))
     return 0;
 
   g_clear_error (&self->start_error);
@@ -857,6 +858,18 @@ mr_runner_configure (MrRunner *self, const char *name, const char *value, GError
   return mr_config_set (self->config, name, value, error);
 }
 
+/* The configuration the server thread reads while it runs (token, options) or read only
+ * at start (address, plugins) is changed only while stopped: a change from another thread
+ * would race with the requests being served, and one made after start would be ignored. */
+static gboolean
+refuse_while_running (MrRunner *self, const char *what)
+{
+  if (self->start_state != START_READY && self->start_state != START_PENDING)
+    return FALSE;
+  g_warning ("MockRunner: cannot change %s while the runner runs; stop() it first", what);
+  return TRUE;
+}
+
 /**
  * mr_runner_set_option:
  * @self: a runner
@@ -866,6 +879,9 @@ mr_runner_configure (MrRunner *self, const char *name, const char *value, GError
 void
 mr_runner_set_option (MrRunner *self, const char *name, const char *value)
 {
+  g_return_if_fail (MR_IS_RUNNER (self));
+  if (refuse_while_running (self, name))
+    return;
   mr_config_set_option (self->config, name, value);
 }
 
@@ -1521,6 +1537,23 @@ static void
 mr_runner_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
   MrRunner *self = MR_RUNNER (object);
+
+  switch (prop_id)
+    {
+    case PROP_TOKEN:
+    case PROP_PORT:
+    case PROP_HOST:
+    case PROP_SANDBOX_BACKEND:
+    case PROP_IMAGE_BACKEND:
+    case PROP_TOOLBOX_BACKEND:
+    case PROP_SSH_BACKEND:
+    case PROP_OPTIONS:
+      if (refuse_while_running (self, pspec->name))
+        return;
+      break;
+    default:
+      break;
+    }
 
   switch (prop_id)
     {

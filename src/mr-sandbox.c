@@ -1,6 +1,7 @@
 /* mr-sandbox.c: wire names of sandbox and backup states, and the sandbox record. */
 #include "mr-sandbox.h"
 #include "mr-error.h"
+#include "mr-json-fields.h"
 
 static const char *const sandbox_state_names[] = {
   [MR_SANDBOX_STATE_UNKNOWN] = "unknown",
@@ -295,6 +296,27 @@ dup_string_member (JsonObject *o, const char *name)
   return NULL;
 }
 
+/* The members mr_sandbox_to_json() writes, and nothing else: an import must not read a
+ * misspelt member, or a quota given as a string, as the default. */
+static gboolean
+check_members (JsonObject *o, GError **error)
+{
+  static const MrJsonField fields[] = {
+    { "id", MR_JSON_STRING }, { "state", MR_JSON_STRING }, { "backupState", MR_JSON_STRING },
+    { "backupError", MR_JSON_STRING }, { "backupSnapshot", MR_JSON_STRING }, { "userId", MR_JSON_STRING },
+    { "snapshot", MR_JSON_STRING }, { "osUser", MR_JSON_STRING }, { "name", MR_JSON_STRING },
+    { "cpuQuota", MR_JSON_INT }, { "gpuQuota", MR_JSON_INT }, { "memoryQuota", MR_JSON_INT },
+    { "storageQuota", MR_JSON_INT }, { "env", MR_JSON_STRING_MAP }, { "metadata", MR_JSON_STRING_MAP },
+    { "networkBlockAll", MR_JSON_BOOL }, { "networkAllowList", MR_JSON_STRING },
+    { "networkLimitEgress", MR_JSON_BOOL }, { "domainAllowList", MR_JSON_STRING },
+    { "extra", MR_JSON_OBJECT }, { "createdAt", MR_JSON_INT }, { "updatedAt", MR_JSON_INT },
+  };
+  g_autofree char *id = dup_string_member (o, "id");
+  g_autofree char *what = g_strdup_printf ("sandbox %s", id ? id : "(no id)");
+
+  return mr_json_check_fields (o, fields, G_N_ELEMENTS (fields), what, error);
+}
+
 /**
  * mr_sandbox_from_json:
  * @node: a JSON object as written by mr_sandbox_to_json()
@@ -317,6 +339,8 @@ mr_sandbox_from_json (JsonNode *node, GError **error)
       return NULL;
     }
   o = json_node_get_object (node);
+  if (!check_members (o, error))
+    return NULL;
   id = dup_string_member (o, "id");
   if (id == NULL || *id == '\0')
     {

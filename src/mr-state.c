@@ -8,7 +8,8 @@
  * An import replaces the state of the plugins whose member is present and leaves the
  * others alone. It is all or nothing: if one plugin refuses its part, the plugins
  * already imported get their previous state back. Transitions still waiting (delay or
- * manual timing) are dropped: they belong to the state being replaced. */
+ * manual timing) are dropped: they belong to the state being replaced, and so does what
+ * the control-plane facade remembers of the sandboxes (it is not part of the document). */
 #include <string.h>
 
 #include "mr-runner-private.h"
@@ -132,6 +133,10 @@ mr_state_import (MrRunner *runner, JsonNode *node, GError **error)
       g_ptr_array_add (done, plugin);
       g_ptr_array_add (saved, previous);
     }
+  /* The control-plane facade's labels, intervals and destroyed DTOs describe the sandboxes
+   * just replaced; kept, they would be pinned onto imported sandboxes of the same id. */
+  if (json_object_has_member (root, "sandboxes"))
+    mr_api_control_plane_reset (runner);
   return TRUE;
 }
 

@@ -110,6 +110,30 @@ configured_prefix (MrRunner *runner)
   }
 }
 
+/**
+ * mr_api_control_plane_check_options: (skip)
+ * @runner: a runner about to start
+ * @error: return location for a #GError
+ *
+ * A prefix of more than one segment would never match a request: refused at start, so
+ * that a misspelt setting does not silently turn the facade off.
+ *
+ * Returns: %FALSE with @error (MR_ERROR_CONFIG) if CONTROL_PLANE_PREFIX is unusable
+ */
+gboolean
+mr_api_control_plane_check_options (MrRunner *runner, GError **error)
+{
+  g_autofree char *prefix = configured_prefix (runner);
+
+  if (prefix && strchr (prefix, '/'))
+    {
+      g_set_error (error, MR_ERROR, MR_ERROR_CONFIG, "invalid value for CONTROL_PLANE_PREFIX: '%s' (expected one "
+                   "path segment such as /api, or off)", mr_runner_get_option (runner, "CONTROL_PLANE_PREFIX"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 secret_equal (const char *given, const char *expected)
 {
@@ -526,14 +550,30 @@ contains_fold (const char *haystack, const char *needle)
   return strstr (h, n) != NULL;
 }
 
+/* A listed DTO with its creation time in microseconds: the DTO's createdAt has only
+ * milliseconds, and sandboxes created within one millisecond must still list newest first. */
+typedef struct {
+  gint64 created_us;
+  JsonObject *dto;
+} Listed;
+
 static gint
 by_creation_desc (gconstpointer a, gconstpointer b)
 {
-  JsonObject *x = *(JsonObject **) a, *y = *(JsonObject **) b;
-  int c = g_strcmp0 (json_object_get_string_member_with_default (y, "createdAt", ""),
-                     json_object_get_string_member_with_default (x, "createdAt", ""));
+  const Listed *x = a, *y = b;
 
-  return c ? c : g_strcmp0 (json_object_get_string_member (x, "id"), json_object_get_string_member (y, "id"));
+  if (x->created_us != y->created_us)
+    return x->created_us < y->created_us ? 1 : -1;
+  return g_strcmp0 (json_object_get_string_member (x->dto, "id"), json_object_get_string_member (y->dto, "id"));
+}
+
+static gint64
+created_us_of_dto (JsonObject *dto)
+{
+  g_autoptr(GDateTime) t = g_date_time_new_from_iso8601 (
+      json_object_get_string_member_with_default (dto, "createdAt", ""), NULL);
+
+  return t ? g_date_time_to_unix (t) * G_USEC_PER_SEC + g_date_time_get_microsecond (t) : 0;
 }
 
 /* The DTOs a list request selects, newest first; NULL after answering 400. */
@@ -550,6 +590,7 @@ select_sandboxes (MrExchange *ex)
   g_autoptr(GPtrArray) all = mr_sandbox_backend_list (sandboxes (ex));
   g_autoptr(GHashTable) held = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GList) ids = NULL;
+  g_autoptr(GArray) listed = g_array_new (FALSE, FALSE, sizeof (Listed));
   GPtrArray *dtos = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
 
   if (labels_text && *labels_text)
@@ -597,7 +638,19 @@ select_sandboxes (MrExchange *ex)
                                                json_object_get_string_member_with_default (dto, "snapshot", ""))))
         g_ptr_array_remove_index (dtos, i - 1);
     }
-  g_ptr_array_sort (dtos, by_creation_desc);
+  for (guint i = 0; i < dtos->len; i++)
+    {
+      Listed l = { 0, dtos->pdata[i] };
+      MrSandbox *s = NULL;
+      for (guint j = 0; j < all->len && s == NULL; j++)
+        if (g_strcmp0 (((MrSandbox *) all->pdata[j])->id, json_object_get_string_member (l.dto, "id")) == 0)
+          s = all->pdata[j];
+      l.created_us = s ? s->created_at : created_us_of_dto (l.dto);
+      g_array_append_val (listed, l);
+    }
+  g_array_sort (listed, by_creation_desc);
+  for (guint i = 0; i < listed->len; i++)
+    dtos->pdata[i] = g_array_index (listed, Listed, i).dto;
   return dtos;
 }
 

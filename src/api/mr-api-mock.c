@@ -67,6 +67,22 @@ require_object (MrExchange *ex, JsonNode *node)
   return json_node_get_object (node);
 }
 
+/* A misspelt member must not be ignored: {"sandboxID": "sb-1"} would advance every
+ * sandbox. Answers 400 and returns FALSE when @o has a member not in @known. */
+static gboolean
+only_known_members (MrExchange *ex, JsonObject *o, const char *const *known)
+{
+  g_autoptr(GList) members = json_object_get_members (o);
+
+  for (GList *l = members; l; l = l->next)
+    if (!g_strv_contains (known, l->data))
+      {
+        reply_invalid (ex, "unknown field '%s'", (char *) l->data);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 static void
 reply_empty (MrExchange *ex)
 {
@@ -163,7 +179,8 @@ handle_set_seed (MrExchange *ex)
     {
       JsonObject *o;
       JsonNode *value;
-      if (!(body = parse_body (ex, FALSE)) || !(o = require_object (ex, body)))
+      static const char *const known[] = { "seed", NULL };
+      if (!(body = parse_body (ex, FALSE)) || !(o = require_object (ex, body)) || !only_known_members (ex, o, known))
         return;
       value = json_object_get_member (o, "seed");
       if (value == NULL)
@@ -206,16 +223,20 @@ handle_get_timing (MrExchange *ex)
 static void
 set_timing (MrExchange *ex, const char *sandbox_id)
 {
+  static const char *const known[] = { "mode", "delayMs", NULL };
   g_autoptr(JsonNode) body = parse_body (ex, FALSE);
   JsonObject *o;
-  JsonNode *delay;
+  JsonNode *delay, *mode_node;
   const char *mode_name;
   MrTimingMode mode;
   gint64 delay_ms = 0;
 
-  if (body == NULL || !(o = require_object (ex, body)))
+  if (body == NULL || !(o = require_object (ex, body)) || !only_known_members (ex, o, known))
     return;
-  mode_name = json_object_get_string_member_with_default (o, "mode", NULL);
+  mode_node = json_object_get_member (o, "mode");
+  /* only a string is a mode (json-glib would warn about reading an object as one) */
+  mode_name = mode_node && JSON_NODE_HOLDS_VALUE (mode_node) && json_node_get_value_type (mode_node) == G_TYPE_STRING
+              ? json_node_get_string (mode_node) : NULL;
   if (!mr_timing_mode_from_string (mode_name, &mode))
     {
       reply_invalid (ex, "mode must be \"immediate\", \"delay\" or \"manual\"");
@@ -264,6 +285,7 @@ handle_unset_sandbox_timing (MrExchange *ex)
 static void
 handle_advance (MrExchange *ex)
 {
+  static const char *const known[] = { "sandboxId", NULL };
   g_autoptr(JsonNode) body = parse_body (ex, TRUE);
   g_autoptr(JsonBuilder) b = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
@@ -271,7 +293,7 @@ handle_advance (MrExchange *ex)
   JsonNode *id;
   guint n;
 
-  if (body == NULL || !(o = require_object (ex, body)))
+  if (body == NULL || !(o = require_object (ex, body)) || !only_known_members (ex, o, known))
     return;
   id = json_object_get_member (o, "sandboxId");
   if (id && !JSON_NODE_HOLDS_NULL (id) &&

@@ -162,6 +162,69 @@ async function runFlow(sdk) {
     };
   });
 
+  await step('git_commit', async () => {
+    const target = `${work}/clone`;
+    await sandbox.fs.uploadFile(Buffer.from('added by the sdk\n'), `${target}/added.txt`);
+    const before = await sandbox.git.status(target);
+    await sandbox.git.add(target, ['added.txt']);
+    const staged = await sandbox.git.status(target);
+    const commit = await sandbox.git.commit(target, 'sdk commit', 'SDK Tester', 'sdk@example.com');
+    const after = await sandbox.git.status(target);
+    await sandbox.git.createBranch(target, 'sdk-branch');
+    const branches = await sandbox.git.branches(target);
+    return {
+      before: before.fileStatus, staged: staged.fileStatus, sha: commit && commit.sha,
+      afterFiles: after.fileStatus, ahead: after.ahead, branches: (branches.branches || []).slice().sort(),
+    };
+  });
+
+  await step('dirs', async () => ({ home: await sandbox.getUserHomeDir(), work: await sandbox.getWorkDir() }));
+  await step('fs_more', async () => {
+    const base = `${work}/more`;
+    await sandbox.fs.createFolder(base, '755');
+    await sandbox.fs.uploadFile(Buffer.from('alpha needle\nbeta\n'), `${base}/a.txt`);
+    await sandbox.fs.uploadFile(Buffer.from('no match here\n'), `${base}/b.log`);
+    const details = await sandbox.fs.getFileDetails(`${base}/a.txt`);
+    const found = await sandbox.fs.findFiles(base, 'needle');
+    const searched = await sandbox.fs.searchFiles(base, '*.txt');
+    const replaced = await sandbox.fs.replaceInFiles([`${base}/a.txt`], 'needle', 'pin');
+    const afterReplace = Buffer.from(await sandbox.fs.downloadFile(`${base}/a.txt`)).toString('utf8');
+    await sandbox.fs.setFilePermissions(`${base}/a.txt`, { mode: '600' });
+    const afterChmod = await sandbox.fs.getFileDetails(`${base}/a.txt`);
+    await sandbox.fs.moveFiles(`${base}/a.txt`, `${base}/moved.txt`);
+    const listed = names(await sandbox.fs.listFiles(base));
+    const missing = await failure(() => sandbox.fs.getFileDetails(`${base}/nothing.txt`));
+    return {
+      details: { name: details.name, size: details.size, isDir: details.isDir },
+      found: (found || []).map((m) => ({ file: m.file, line: m.line, content: m.content })),
+      searched: (searched.files || []).slice().sort(),
+      replaced: (replaced || []).map((r) => ({ file: r.file, success: r.success })),
+      afterReplace, modeAfterChmod: afterChmod.mode, permissionsAfterChmod: afterChmod.permissions,
+      listed, missing,
+    };
+  });
+  await step('code_run', async () => {
+    const r = await sandbox.process.codeRun('print(6 * 7)');
+    return { exitCode: r.exitCode, result: r.result };
+  });
+  await step('refresh', async () => {
+    const before = sandbox.state;
+    // make the DTO the SDK holds stale, then read it back
+    sandbox.state = 'unknown';
+    await sandbox.refreshData();
+    return { before, state: sandbox.state, labels: sandbox.labels, name: sandbox.name };
+  });
+  await step('set_labels', async () => {
+    const labels = await sandbox.setLabels({ suite, relabelled: 'yes' });
+    const found = await sdk.list(daytona, { relabelled: 'yes', suite });
+    await sandbox.setAutostopInterval(42);
+    const got = await daytona.get(sandbox.id);
+    return {
+      returned: labels, held: sandbox.labels, listed: found.map((s) => s.id),
+      autoStopInterval: got.autoStopInterval,
+    };
+  });
+
   await step('get', async () => {
     const byId = await daytona.get(sandbox.id);
     const out = { id: byId.id, state: byId.state, name: byId.name, labels: byId.labels };
@@ -194,6 +257,26 @@ async function runFlow(sdk) {
     return { state: gone.state };
   });
   await step('get_missing', async () => failure(() => daytona.get('no-such-sandbox')));
+  if (typeof daytona.findOne === 'function') {
+    // 0.108 only: later SDKs dropped findOne
+    await step('find_one', async () => {
+      const byId = await daytona.findOne({ id: sandbox.id });
+      const other = await daytona.create({ labels: { suite: `${suite}-find` } });
+      const byLabel = await daytona.findOne({ labels: { suite: `${suite}-find` } });
+      const none = await failure(() => daytona.findOne({ labels: { suite: `${suite}-nobody` } }));
+      await daytona.delete(other);
+      return { byId: byId.id, otherId: other.id, byLabel: byLabel.id, none };
+    });
+  }
+  await step('delete_stopped', async () => {
+    // a second sandbox, stopped and deleted through the Daytona object
+    const other = await daytona.create({ labels: { suite: `${suite}-stopped` } });
+    await daytona.stop(other);
+    const stopped = (await daytona.get(other.id)).state;
+    await daytona.delete(other);
+    const after = (await daytona.get(other.id)).state;
+    return { id: other.id, stopped, after };
+  });
   emit('done', { ok: true });
 }
 

@@ -217,6 +217,19 @@ def test_list_filters_and_order(make_runner):
     assert [s["id"] for s in list_ids(r, "?snapshots=img:a")["items"]] == [first["id"]]
 
 
+def test_list_orders_sandboxes_created_within_one_millisecond(make_runner):
+    """createdAt has milliseconds: two sandboxes created in the same millisecond used to be
+    ordered by id, so "newest first" held or not by chance (their ids are random)."""
+    r = make_runner()
+    same_ms = 1768473062123000
+    state = {"version": 1, "sandboxes": [
+        {"id": "a-older", "state": "started", "createdAt": same_ms + 100},
+        {"id": "b-newer", "state": "started", "createdAt": same_ms + 900},
+        {"id": "c-oldest", "state": "started", "createdAt": same_ms - 5000}]}
+    assert r.request("PUT", "/_mock/state", state).status == 204
+    assert [s["id"] for s in list_ids(r)["items"]] == ["b-newer", "a-older", "c-oldest"]
+
+
 def test_list_pages_with_a_cursor(make_runner):
     r = make_runner()
     ids = {create(r)["id"] for _ in range(3)}
@@ -321,6 +334,18 @@ def test_toolbox_routes(runner):
     assert api(runner, "POST", f"/sandbox/{sid}/stop").status == 200
     r = request(runner.url, "GET", f"/toolbox/{sid}/version", token=runner.token)
     assert r.status == 400 and "Is the Sandbox started?" in r.json()["message"]
+
+
+def test_toolbox_redirects_stay_under_the_route_the_client_used(make_runner):
+    """A trailing-slash redirect of the toolbox comes back under /toolbox/{id} or under
+    {prefix}/toolbox/{id}/toolbox, whichever the SDK called (as the Daytona proxy does)."""
+    r = make_runner(env={"CONTROL_PLANE_PREFIX": "/v1"})
+    sid = request(r.url, "POST", "/v1/sandbox", {}, token=r.token).json()["id"]
+    for prefix in (f"/toolbox/{sid}", f"/v1/toolbox/{sid}/toolbox"):
+        got = request(r.url, "GET", f"{prefix}/work-dir/?x=1", token=r.token)
+        assert (got.status, got.header("Location")) == (301, f"{prefix}/work-dir?x=1")
+        got = request(r.url, "POST", f"{prefix}/process/execute/", {"command": "true"}, token=r.token)
+        assert (got.status, got.header("Location")) == (307, f"{prefix}/process/execute")
 
 
 def test_prefix_is_configurable(make_runner):
@@ -438,6 +463,27 @@ def test_mock_reset_forgets_the_facade_state(make_runner):
     assert r.post("/_mock/reset").status == 204
     assert api(r, "GET", f"/sandbox/{gone['id']}").status == 404
     assert api(r, "GET", "/sandbox/cp-mock-reset").status == 404
+
+
+def test_state_import_forgets_the_facade_state(make_runner):
+    """The labels and destroyed DTOs the facade keeps are not in a state document: an
+    import of sandboxes used to leave them pinned on the ids it brought back."""
+    r = make_runner()
+    kept = create(r, name="cp-import", labels={"team": "a"})
+    gone = create(r, name="cp-import-gone")
+    assert api(r, "DELETE", f"/sandbox/{gone['id']}").status == 200
+    state = {"version": 1, "sandboxes": [{"id": kept["id"], "state": "stopped"}]}
+    assert r.request("PUT", "/_mock/state", state).status == 204
+    dto = api(r, "GET", f"/sandbox/{kept['id']}").json()
+    assert dto["state"] == "stopped" and dto["labels"] == {}
+    assert api(r, "GET", "/sandbox/cp-import").status == 404
+    assert api(r, "GET", f"/sandbox/{gone['id']}").status == 404
+    labels = urllib.parse.quote(json.dumps({"team": "a"}))
+    assert list_ids(r, f"?labels={labels}")["items"] == []
+    # an import of images only leaves the facade alone
+    relabelled = create(r, labels={"team": "b"})
+    assert r.request("PUT", "/_mock/state", {"version": 1, "images": []}).status == 204
+    assert api(r, "GET", f"/sandbox/{relabelled['id']}").json()["labels"] == {"team": "b"}
 
 
 def test_ids_follow_the_runners_seed(make_runner):

@@ -2,6 +2,7 @@
 entry point, so that an installed copy provides its fixtures without -p."""
 import glob
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -44,6 +45,18 @@ def test_installed_package_loads_its_pytest_plugin(tmp_path):
                             capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+    # the complete example of docs/python.md, as a user copies it, with the installed copy
+    docs = os.path.join(os.environ["MOCK_RUNNER_SOURCE_DIR"], "docs", "python.md")
+    with open(docs) as f:
+        section = f.read().split("## A complete example", 1)[1]
+    example = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "test_my_client.py").write_text(example)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(tmp_path / "test_my_client.py")],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "%d passed" % len(re.findall(r"^def test_", example, re.M)) in result.stdout
 
     # and -p on top of the entry point does not register it twice
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -1,12 +1,14 @@
 """The official TypeScript SDK, @daytonaio/sdk, end to end against the runner alone: no
 Daytona API, only the runner's control-plane facade (official-clients.md section 4).
 
-0.218.0 runs the whole flow twice, with useDeprecatedPolling and in its default events
-mode; 0.161.0 and 0.108.1 run the flows the version table (section 4.7) gives them. The
+0.218.0 runs the whole flow three times, with useDeprecatedPolling, in its default events
+mode and with 300 ms lifecycle steps; 0.161.0 and 0.108.1 run the same flow. The
 node scripts (tests/node/sdk-*.js, sdk-flow.js) print one JSON line per step; the
 assertions here are on what the SDK returned. The scripts never call process.exit():
 each run also checks that Node ends by itself once the flow is done."""
 import os
+import re
+import stat
 import subprocess
 import time
 import urllib.parse
@@ -243,6 +245,82 @@ def test_git_clone(flow):
     assert g["fileStatus"] == []
 
 
+def test_git_add_commit_and_branches(flow):
+    g = flow["git_commit"]
+    assert [(f["name"], f["staging"]) for f in g["before"]] == [("added.txt", "Untracked")]
+    assert [(f["name"], f["staging"]) for f in g["staged"]] == [("added.txt", "Added")]
+    assert re.fullmatch(r"[0-9a-f]{40}", g["sha"]), g["sha"]
+    assert g["afterFiles"] == [] and g["ahead"] == 1
+    assert g["branches"] == ["main", "sdk-branch"]
+    # the commit is in the clone on this host, with the author the SDK gave
+    log = subprocess.run(["git", "-C", str(flow.work / "clone"), "log", "-1", "--format=%H %an <%ae> %s"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert log == f"{g['sha']} SDK Tester <sdk@example.com> sdk commit"
+
+
+def test_home_and_work_dirs(flow):
+    dirs = flow["dirs"]
+    assert os.path.isabs(dirs["home"]) and os.path.isdir(dirs["home"])
+    assert os.path.isabs(dirs["work"]) and os.path.isdir(dirs["work"])
+
+
+def test_more_file_operations(flow):
+    more = flow["fs_more"]
+    base = flow.work / "more"
+    assert more["details"] == {"name": "a.txt", "size": len("alpha needle\nbeta\n"), "isDir": False}
+    assert more["found"] == [{"file": str(base / "a.txt"), "line": 1, "content": "alpha needle"}]
+    assert more["searched"] == [str(base / "a.txt")]
+    assert more["replaced"] == [{"file": str(base / "a.txt"), "success": True}]
+    assert more["afterReplace"] == "alpha pin\nbeta\n"
+    assert more["permissionsAfterChmod"] == "0600" and more["modeAfterChmod"] == "-rw-------"
+    assert more["listed"] == ["b.log", "moved.txt"]
+    # and on this host, where the toolbox runs
+    moved = base / "moved.txt"
+    assert moved.read_text() == "alpha pin\nbeta\n"
+    assert stat.S_IMODE(moved.stat().st_mode) == 0o600
+    assert more["missing"]["raised"] is True
+    assert more["missing"]["error"] == "DaytonaNotFoundError"
+    assert "nothing.txt" in more["missing"]["message"]
+
+
+def test_code_run(flow):
+    # 0.218 posts /process/code-run; 0.161 and 0.108 build a python3 command and execute it
+    assert flow["code_run"] == {"step": "code_run", "ok": True, "exitCode": 0, "result": "42\n"}
+
+
+def test_refresh_data(flow):
+    refreshed = flow["refresh"]
+    assert refreshed["state"] == "started"
+    assert refreshed["labels"]["suite"] == flow["create"]["labels"]["suite"]
+
+
+def test_set_labels_and_autostop(flow):
+    sid = flow["create"]["id"]
+    suite = flow["create"]["labels"]["suite"]
+    got = flow["set_labels"]
+    assert got["returned"] == {"suite": suite, "relabelled": "yes"}
+    assert got["held"] == got["returned"]
+    assert got["listed"] == [sid]
+    assert got["autoStopInterval"] == 42
+
+
+def test_find_one_of_sdk_0108(flows):
+    flow = flows["0.108"]
+    found = flow["find_one"]
+    assert found["byId"] == flow["create"]["id"]
+    assert found["byLabel"] == found["otherId"] != found["byId"]
+    assert found["none"]["raised"] is True and found["none"]["error"] == "DaytonaError"
+
+
+def test_delete_of_a_stopped_sandbox(flow):
+    got = flow["delete_stopped"]
+    assert got["stopped"] == "stopped"
+    if flow.delayed:
+        assert got["after"] in ("destroying", "destroyed")
+    else:
+        assert got["after"] == "destroyed"
+
+
 def test_get_and_list_by_label(flow):
     sid = flow["create"]["id"]
     got = flow["get"]
@@ -285,3 +363,48 @@ def test_nothing_left_running(flows):
 
 def _full_version(flow):
     return {"0.218": "0.218.0", "0.161": "0.161.0", "0.108": "0.108.1"}[flow.version]
+
+
+@pytest.fixture(scope="module")
+def auth_steps(tmp_path_factory):
+    runner = RunnerProcess(env={"CONTROL_PLANE_API_KEY": "sdk-key"})
+    try:
+        lines = mrtest.run_node("sdk-auth.js", timeout=NODE_TIMEOUT, env={
+            "MR_URL": runner.url, "MR_TOKEN": runner.token, "MR_SDK_KEY": "sdk-key",
+            "MR_WORKDIR": str(tmp_path_factory.mktemp("auth"))})
+        yield runner, {line["step"]: line for line in lines}
+    finally:
+        runner.stop()
+
+
+@pytest.mark.parametrize("version", ["0.218.0", "0.161.0"])
+def test_control_plane_key_and_organization(auth_steps, version):
+    runner, steps = auth_steps
+    for mode, org in (("api_key", "mock-organization"), ("jwt", "org-sdk")):
+        got = steps[f"{mode} {version}"]
+        assert got["ok"], got
+        assert (got["exitCode"], got["result"]) == (0, "authorised\n")
+        assert got["state"] == "started"
+        assert got["organizationId"] == org
+    # only the JWT client sent the organization, on its API and toolbox requests alike
+    jwt_id = steps[f"jwt {version}"]["id"]
+    sent = runner.get("/_mock/requests?" + urllib.parse.urlencode({"sandboxId": jwt_id})).json()["requests"]
+    assert sent and all(e["headers"].get("x-daytona-organization-id") == "org-sdk" for e in sent)
+    key_id = steps[f"api_key {version}"]["id"]
+    sent = runner.get("/_mock/requests?" + urllib.parse.urlencode({"sandboxId": key_id})).json()["requests"]
+    assert sent and not any("x-daytona-organization-id" in e["headers"] for e in sent)
+
+
+@pytest.mark.parametrize("version", ["0.218.0", "0.161.0"])
+def test_errors_raise_the_sdk_error_classes(auth_steps, version):
+    _, steps = auth_steps
+    wrong = steps[f"wrong_key {version}"]
+    assert wrong["raised"] is True
+    taken = steps[f"name_in_use {version}"]
+    assert taken["raised"] is True and f"taken-{version}" in taken["message"]
+    if version == "0.218.0":
+        assert wrong["error"] == "DaytonaAuthenticationError"
+        assert taken["error"] == "DaytonaConflictError"
+    else:
+        # 0.161 has one class per status only for 404
+        assert wrong["error"] == "DaytonaError" and taken["error"] == "DaytonaError"
