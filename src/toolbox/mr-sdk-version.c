@@ -204,6 +204,21 @@ mr_sdk_gate_skip_server_demux (const char *version)
 }
 
 /**
+ * mr_sdk_gate_json_logs: (skip)
+ * @version: (nullable): the client's SDK version
+ *
+ * Whether plain (non-WebSocket) session logs are JSON {output, stdout, stderr}: for the
+ * SDKs that read them so (0.167.0 on), not for dev builds. The at-mock SDKs built from
+ * source report "0.0.0-dev" and break on JSON (toolbox-api.md 3.6); their exec replies
+ * may still carry stdout/stderr, which they overwrite with their own demultiplexing.
+ */
+gboolean
+mr_sdk_gate_json_logs (const char *version)
+{
+  return !mr_sdk_gate_skip_server_demux (version) && !is_dev (version);
+}
+
+/**
  * mr_sdk_gate_legacy_session_cwd: (skip)
  * @version: (nullable): the client's SDK version
  *
