@@ -159,6 +159,42 @@ def test_update_env_is_per_toolbox(tmp_path):
         b.stop()
 
 
+def test_update_env_in_process_runners_and_reset():
+    """Two MrRunners in one process (GI): /env on one never reaches the other (the process
+    environment is not touched), and a reset returns to the runner's environment."""
+    gi = pytest.importorskip("gi")
+    gi.require_version("MockRunner", "1.0")
+    from gi.repository import MockRunner
+
+    dto = {"id": SANDBOX, "userId": "u", "snapshot": "s", "osUser": "d", "cpuQuota": 1, "gpuQuota": 0,
+           "memoryQuota": 1, "storageQuota": 1}
+    runners = [MockRunner.Runner.new(), MockRunner.Runner.new()]
+    try:
+        for r in runners:
+            r.start()
+
+        def do(r, method, route, body=None):
+            return mrtest.request(r.get_url(), method, f"/sandboxes/{SANDBOX}/toolbox{route}", body=body,
+                                  token=r.get_token())
+
+        def echo(r):
+            res = do(r, "POST", "/process/execute", {"command": "sh -c 'echo ${ACC_INPROC-none}'"})
+            return res.json()["result"]
+
+        for r in runners:
+            assert mrtest.request(r.get_url(), "POST", "/sandboxes", dto, token=r.get_token()).status == 201
+        assert do(runners[0], "POST", "/env", {"set": {"ACC_INPROC": "first"}}).status == 200
+        assert (echo(runners[0]), echo(runners[1])) == ("first\n", "none\n")
+        assert "ACC_INPROC" not in os.environ
+        runners[0].reset()
+        assert mrtest.request(runners[0].get_url(), "POST", "/sandboxes", dto,
+                              token=runners[0].get_token()).status == 201
+        assert echo(runners[0]) == "none\n"
+    finally:
+        for r in runners:
+            r.stop()
+
+
 # Session logs and SDK versions (toolbox-api.md 3.6) -------------------------------------
 
 def test_dev_sdk_gets_text_logs(tb):
