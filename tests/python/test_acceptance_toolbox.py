@@ -211,6 +211,29 @@ def test_dev_sdk_gets_text_logs(tb):
     call(tb, "DELETE", "/process/session/dev-s")
 
 
+def test_plain_follow_behind_the_proxy_hop_is_the_daemons_reply(tb):
+    """The runner's follow conversion matches ^/process/session/.+/command/.+/logs$ only
+    (toolbox-api.md 1.2): /proxy/2280/process/... reaches the daemon, whose plain GET is
+    the current log at once, in the format the client's SDK version asks for."""
+    assert call(tb, "POST", "/process/session", {"sessionId": "hop-s"}).status == 201
+    old = {"X-Daytona-SDK-Version": "0.161.0"}
+    cid = call(tb, "POST", "/process/session/hop-s/exec", {"command": "echo early; sleep 30", "runAsync": True},
+               headers=old).json()["cmdId"]
+    route = f"/proxy/2280/process/session/hop-s/command/{cid}/logs"
+    deadline = time.monotonic() + 10
+    while True:
+        r = call(tb, "GET", route, query={"follow": "true"}, headers=old, timeout=5)
+        if r.body or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert r.status == 200
+    assert r.header("Content-Type") == "text/plain; charset=utf-8"
+    assert r.body == b"\x01\x01\x01early\n"
+    r = call(tb, "GET", route, query={"follow": "true"}, headers={"X-Daytona-SDK-Version": "0.218.0"}, timeout=5)
+    assert r.json() == {"output": "\x01\x01\x01early\n", "stdout": "early\n", "stderr": ""}
+    call(tb, "DELETE", "/process/session/hop-s")
+
+
 # Item 5: clients leaving mid-transfer, through every hop --------------------------------
 
 BLOCK = 1 << 20
