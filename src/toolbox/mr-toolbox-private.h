@@ -80,6 +80,7 @@ const char *mr_tb_sdk_version (MrTbCall *call);
 /* Route tables, one per area file */
 void mr_tb_register_info (MrRouter *router);
 void mr_tb_register_env (MrRouter *router);
+void mr_tb_register_system (MrRouter *router);
 void mr_tb_register_files (MrRouter *router);
 void mr_tb_register_process (MrRouter *router);
 void mr_tb_register_sessions (MrRouter *router);

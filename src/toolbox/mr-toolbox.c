@@ -46,6 +46,7 @@ mr_toolbox_init (MrToolbox *self)
   self->version = g_strdup (MR_DAEMON_VERSION);
   mr_tb_register_info (self->router);
   mr_tb_register_env (self->router);
+  mr_tb_register_system (self->router);
   mr_tb_register_files (self->router);
   mr_tb_register_process (self->router);
   mr_tb_register_sessions (self->router);

@@ -180,6 +180,16 @@ async function server(tag, pkg, cfg, calls) {
   const bad = await failure(srv.updateEnv({ set: { ACC_N: 5 } }));
   assertShapeA(bad, 400, undefined, '/env');
   emit('update-env', { client: tag });
+
+  const sys = recorded(new pkg.SystemApi(cfg), calls);
+  const m = (await sys.getSystemMetrics()).data;
+  for (const k of ['cpuCount', 'cpuUsedPct', 'diskFree', 'diskTotal', 'diskUsed', 'memCache', 'memTotal',
+    'memUsed', 'timestampUnix']) assert.strictEqual(typeof m[k], 'number', k);
+  assert.strictEqual(m.cpuCount, require('os').cpus().length);
+  assert.strictEqual(m.memTotal, require('os').totalmem());
+  assert.ok(m.cpuUsedPct >= 0 && m.cpuUsedPct <= 100);
+  assert.ok(Math.abs(Date.parse(m.timestamp) / 1000 - m.timestampUnix) < 1);
+  emit('system-metrics', { client: tag });
 }
 
 async function git(tag, pkg, cfg, home, calls) {

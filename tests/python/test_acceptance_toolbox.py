@@ -195,6 +195,37 @@ def test_update_env_in_process_runners_and_reset():
             r.stop()
 
 
+# GET /system/metrics (toolbox client 0.218's SystemApi.getSystemMetrics) ----------------
+
+def test_system_metrics(tmp_path):
+    runner = mrtest.RunnerProcess(env={"TOOLBOX_WORK_DIR": str(tmp_path)})
+    try:
+        runner.create_sandbox(SANDBOX)
+        first = call(runner, "GET", "/system/metrics")
+        assert first.status == 200 and first.header("Content-Type") == "application/json; charset=utf-8"
+        m = first.json()
+        assert sorted(m) == ["cpuCount", "cpuUsedPct", "diskFree", "diskTotal", "diskUsed", "memCache", "memTotal",
+                             "memUsed", "timestamp", "timestampUnix"]
+        assert m["cpuCount"] == os.cpu_count()
+        assert m["cpuUsedPct"] == 0                       # no earlier sample to compare with
+        meminfo = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in open("/proc/meminfo")}
+        assert m["memTotal"] == meminfo["MemTotal"]
+        assert 0 < m["memUsed"] < m["memTotal"] and 0 <= m["memCache"] < m["memTotal"]
+        fs = os.statvfs("/")
+        assert m["diskTotal"] == fs.f_blocks * fs.f_frsize
+        assert m["diskUsed"] + m["diskFree"] <= m["diskTotal"]
+        assert abs(m["timestampUnix"] - time.time()) < 5
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", m["timestamp"])
+        # a busy machine between two answers shows in cpuUsedPct (the average since the last)
+        deadline = time.monotonic() + 0.3
+        while time.monotonic() < deadline:
+            pass
+        pct = call(runner, "GET", "/system/metrics").json()["cpuUsedPct"]
+        assert 100 / os.cpu_count() * 0.5 <= pct <= 100
+    finally:
+        runner.stop()
+
+
 # Session logs and SDK versions (toolbox-api.md 3.6) -------------------------------------
 
 def test_dev_sdk_gets_text_logs(tb):

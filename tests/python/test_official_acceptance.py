@@ -30,7 +30,7 @@ def test_official_clients_acceptance(accept_runner):
         for step in ("file-info-format", "bulk-upload-orders", "bulk-download-filenames", "session-logs-versions",
                      "entrypoint", "websocket-routes-without-upgrade", "lsp", "computer-use"):
             assert (step, client) in steps, (step, client, lines)
-    for step in ("list-depth", "update-env", "git-authenticate"):
+    for step in ("list-depth", "update-env", "system-metrics", "git-authenticate"):
         assert (step, "0218") in steps, (step, lines)
     assert lines[-1]["step"] == "done"
 
@@ -56,4 +56,5 @@ def test_official_clients_acceptance(accept_runner):
                          "invokeAccessibilityNode", "setAccessibilityNodeValue"}
     assert set(covered["0161"]) == common | {f"ComputerUseApi.{op}" for op in cu_0161}
     assert set(covered["0218"]) == common | {f"ComputerUseApi.{op}" for op in cu_0218} | {
-        "ServerApi.updateEnv", "ProcessApi.executeCommand", "GitApi.authenticate", "GitApi.getGitConfig"}
+        "ServerApi.updateEnv", "SystemApi.getSystemMetrics", "ProcessApi.executeCommand", "GitApi.authenticate",
+        "GitApi.getGitConfig"}
