@@ -48,6 +48,10 @@ test_combined_output (void)
   g_assert_false (mr_sdk_gate_combined_output ("0.161.0", NULL));
   g_assert_false (mr_sdk_gate_combined_output ("0.0.0-dev", NULL));
   g_assert_false (mr_sdk_gate_combined_output ("unknown", NULL));
+  /* at-mock exempts exactly 0.0.0-dev; other pre-releases compare as semver */
+  g_assert_true (mr_sdk_gate_combined_output ("0.26.0-dev", NULL));
+  g_assert_true (mr_sdk_gate_combined_output ("0.26.9-dev.1", NULL));
+  g_assert_false (mr_sdk_gate_combined_output ("0.27.0-dev.1", NULL));
 }
 
 static void
@@ -87,6 +91,7 @@ test_legacy_cwd (void)
   g_assert_true (mr_sdk_gate_legacy_session_cwd ("0.27.1"));
   g_assert_false (mr_sdk_gate_legacy_session_cwd ("0.103.0"));
   g_assert_false (mr_sdk_gate_legacy_session_cwd ("0.0.0-dev"));
+  g_assert_true (mr_sdk_gate_legacy_session_cwd ("0.102.0-dev"));
   g_assert_false (mr_sdk_gate_legacy_session_cwd (NULL));
   g_assert_false (mr_sdk_gate_legacy_session_cwd ("unknown"));
 }
