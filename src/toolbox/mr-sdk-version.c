@@ -172,6 +172,16 @@ mr_sdk_version_is_older (const char *version, const char *threshold)
   return has_version (version) && !is_dev (version) && mr_sdk_version_compare (version, threshold) < 0;
 }
 
+/* The at-mock daemon's rule for its two gates: older than @threshold, a missing version
+ * not being older and exactly "0.0.0-dev" (the SDKs built from source) exempt; other
+ * pre-releases such as "0.26.0-dev" compare as semver (toolbox-api.md 1.3). */
+static gboolean
+is_older_at_mock (const char *version, const char *threshold)
+{
+  return has_version (version) && strcmp (version, "0.0.0-dev") != 0 &&
+         mr_sdk_version_compare (version, threshold) < 0;
+}
+
 /**
  * mr_sdk_gate_combined_output: (skip)
  * @version: (nullable): the client's SDK version
@@ -185,7 +195,7 @@ mr_sdk_gate_combined_output (const char *version, const char *split_output_heade
 {
   if (!has_version (version))
     return g_strcmp0 (split_output_header, "true") != 0;
-  return mr_sdk_version_is_older (version, "0.27.0-0");
+  return is_older_at_mock (version, "0.27.0-0");
 }
 
 /**
@@ -204,6 +214,21 @@ mr_sdk_gate_skip_server_demux (const char *version)
 }
 
 /**
+ * mr_sdk_gate_json_logs: (skip)
+ * @version: (nullable): the client's SDK version
+ *
+ * Whether plain (non-WebSocket) session logs are JSON {output, stdout, stderr}: for the
+ * SDKs that read them so (0.167.0 on), not for dev builds. The at-mock SDKs built from
+ * source report "0.0.0-dev" and break on JSON (toolbox-api.md 3.6); their exec replies
+ * may still carry stdout/stderr, which they overwrite with their own demultiplexing.
+ */
+gboolean
+mr_sdk_gate_json_logs (const char *version)
+{
+  return !mr_sdk_gate_skip_server_demux (version) && !is_dev (version);
+}
+
+/**
  * mr_sdk_gate_legacy_session_cwd: (skip)
  * @version: (nullable): the client's SDK version
  *
@@ -212,5 +237,5 @@ mr_sdk_gate_skip_server_demux (const char *version)
 gboolean
 mr_sdk_gate_legacy_session_cwd (const char *version)
 {
-  return mr_sdk_version_is_older (version, "0.103.0-0");
+  return is_older_at_mock (version, "0.103.0-0");
 }

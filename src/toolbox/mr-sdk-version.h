@@ -15,6 +15,7 @@ gboolean mr_sdk_version_is_older (const char *version, const char *threshold);
 gboolean mr_sdk_gate_combined_output (const char *version, const char *split_output_header);
 /* Text logs and no server-side stdout/stderr in exec replies ([latest] JSON otherwise) */
 gboolean mr_sdk_gate_skip_server_demux (const char *version);
+gboolean mr_sdk_gate_json_logs (const char *version);
 /* A new session's shell starts in $HOME instead of the work directory */
 gboolean mr_sdk_gate_legacy_session_cwd (const char *version);
 

@@ -536,15 +536,58 @@ walk (const char *work_dir, const char *root, WalkFunc func, gpointer data)
 
 /* F1: GET /files/ (and /files) -------------------------------------------------------- */
 
+/* Adds the FileInfo of each of @names (entries of @os_dir, listed as @path) to @entries.
+ * With @depth_left > 1 (the newer daemon's `depth`), a directory's own entries follow it;
+ * symlinked directories are listed but not entered, so a link loop cannot recurse. */
+static void
+list_entries (JsonArray *entries, const char *path, const char *os_dir, GPtrArray *names,
+              gint64 depth_left, gboolean with_path)
+{
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *name = names->pdata[i];
+      g_autofree char *os_entry = g_build_filename (os_dir, name, NULL);
+      g_autofree char *entry_path = go_join (path, name);
+      JsonObject *info;
+      struct stat st, lst;
+
+      /* stat follows symlinks; entries whose stat fails (broken links) are skipped */
+      if (stat (os_entry, &st) != 0)
+        continue;
+      info = file_info_object (name, &st);
+      if (with_path)
+        set_string (info, "path", entry_path);
+      json_array_add_object_element (entries, info);
+      if (depth_left > 1 && S_ISDIR (st.st_mode) && lstat (os_entry, &lst) == 0 && S_ISDIR (lst.st_mode))
+        {
+          const char *op_name;
+          g_autoptr(GPtrArray) children = read_dir_names (os_entry, &op_name);
+
+          /* an unreadable subdirectory is listed without its entries */
+          if (children != NULL)
+            list_entries (entries, entry_path, os_entry, children, depth_left - 1, with_path);
+        }
+    }
+}
+
 static void
 op_list (Op *op)
 {
   const char *path = op_query (op, "path");
+  const char *depth_text = op_query (op, "depth");
   g_autofree char *os_dir = NULL;
   g_autoptr(GPtrArray) names = NULL;
   const char *op_name;
   JsonArray *entries;
+  gint64 depth = 1;
 
+  /* `depth` (toolbox client 0.218): how many levels to list, each entry then carrying
+   * its `path`; absent, the at-mock answer (no `path`, so its field set is unchanged) */
+  if (*depth_text != '\0' && (!parse_int (depth_text, &depth) || depth < 1))
+    {
+      op_reply_error (op, 400, g_strdup ("depth must be an integer of at least 1"));
+      return;
+    }
   if (*path == '\0')
     path = ".";
   os_dir = os_path (op->work_dir, path);
@@ -555,16 +598,7 @@ op_list (Op *op)
       return;
     }
   entries = json_array_new ();
-  for (guint i = 0; i < names->len; i++)
-    {
-      g_autofree char *os_entry = g_build_filename (os_dir, names->pdata[i], NULL);
-      struct stat st;
-
-      /* stat follows symlinks; entries whose stat fails (broken links) are skipped */
-      if (stat (os_entry, &st) != 0)
-        continue;
-      json_array_add_object_element (entries, file_info_object (names->pdata[i], &st));
-    }
+  list_entries (entries, path, os_dir, names, depth, *depth_text != '\0');
   op_reply_json (op, 200, array_node (entries));
 }
 

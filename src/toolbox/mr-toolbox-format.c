@@ -145,14 +145,13 @@ mr_tb_get_shell (void)
 /**
  * mr_tb_child_environ: (skip)
  *
- * The environment of processes the toolbox starts.
+ * The environment of processes the toolbox starts: mr_tb_base_environ() plus @extra.
  */
 char **
 mr_tb_child_environ (MrToolbox *toolbox, GHashTable *extra)
 {
-  char **env = g_get_environ ();
+  char **env = mr_tb_base_environ (toolbox);
 
-  env = g_environ_setenv (env, "HOME", mr_toolbox_get_home_dir (toolbox), TRUE);
   if (extra)
     {
       GHashTableIter iter;

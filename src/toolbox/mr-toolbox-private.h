@@ -62,6 +62,7 @@ gboolean mr_tb_is_websocket_request (MrTbCall *call);
  * toolbox home directory, plus @extra). */
 char  *mr_tb_get_shell (void);
 char **mr_tb_child_environ (MrToolbox *toolbox, GHashTable *extra);
+char **mr_tb_base_environ (MrToolbox *toolbox);     /* without @extra: as POST /env left it */
 
 /* Identifiers (command ids, context ids, boundaries...) from the toolbox's random source:
  * the runner's seeded one under toolbox-local, so seeded runs answer the same. */
@@ -78,6 +79,8 @@ const char *mr_tb_sdk_version (MrTbCall *call);
 
 /* Route tables, one per area file */
 void mr_tb_register_info (MrRouter *router);
+void mr_tb_register_env (MrRouter *router);
+void mr_tb_register_system (MrRouter *router);
 void mr_tb_register_files (MrRouter *router);
 void mr_tb_register_process (MrRouter *router);
 void mr_tb_register_sessions (MrRouter *router);

@@ -81,7 +81,9 @@ serve_self (MrTbCall *call, const char *path)
 
   sc->toolbox = g_object_ref (call->toolbox);
   sc->msg = call->msg;
-  sc->inner = mr_toolbox_request_new (call->msg, mr_toolbox_request_get_sandbox_id (call->request), path, prefix);
+  /* no sandbox id: behind its own /proxy/2280 hop the request is the daemon's, not the
+   * runner's, so the runner's special cases (the plain-HTTP logs follow) do not apply */
+  sc->inner = mr_toolbox_request_new (call->msg, NULL, path, prefix);
   /* the handlers are disconnected when the message finishes, which breaks the cycle
    * message -> handler -> request -> message */
   sc->got_body_id = g_signal_connect (call->msg, "got-body", G_CALLBACK (on_self_got_body), sc);

@@ -92,7 +92,8 @@ lookup_command (MrTbCall *call, MrSession **session_out)
 /* The version gates of one request */
 typedef struct {
   gboolean combined;          /* strip the markers */
-  gboolean skip_demux;        /* no server-side stdout/stderr; text logs */
+  gboolean skip_demux;        /* no server-side stdout/stderr in exec replies */
+  gboolean json_logs;         /* plain logs as JSON {output, stdout, stderr} */
 } Gates;
 
 static Gates
@@ -101,7 +102,8 @@ request_gates (MrTbCall *call)
   const char *version = mr_tb_sdk_version (call);
   const char *split = soup_message_headers_get_one (soup_server_message_get_request_headers (call->msg),
                                                     "X-Daytona-Split-Output");
-  Gates g = { mr_sdk_gate_combined_output (version, split), mr_sdk_gate_skip_server_demux (version) };
+  Gates g = { mr_sdk_gate_combined_output (version, split), mr_sdk_gate_skip_server_demux (version),
+              mr_sdk_gate_json_logs (version) };
 
   return g;
 }
@@ -826,7 +828,7 @@ reply_log (MrTbCall *call, MrSessionCommand *command)
       soup_server_message_set_response (call->msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY,
                                         (const char *) stripped->data, stripped->len);
     }
-  else if (!gates.skip_demux)
+  else if (gates.json_logs)
     {
       /* [latest] SDKs from 0.167.0 read JSON */
       g_autoptr(JsonObject) o = json_object_new ();

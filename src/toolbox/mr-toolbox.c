@@ -45,6 +45,8 @@ mr_toolbox_init (MrToolbox *self)
   self->areas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) area_free);
   self->version = g_strdup (MR_DAEMON_VERSION);
   mr_tb_register_info (self->router);
+  mr_tb_register_env (self->router);
+  mr_tb_register_system (self->router);
   mr_tb_register_files (self->router);
   mr_tb_register_process (self->router);
   mr_tb_register_sessions (self->router);

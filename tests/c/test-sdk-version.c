@@ -48,6 +48,10 @@ test_combined_output (void)
   g_assert_false (mr_sdk_gate_combined_output ("0.161.0", NULL));
   g_assert_false (mr_sdk_gate_combined_output ("0.0.0-dev", NULL));
   g_assert_false (mr_sdk_gate_combined_output ("unknown", NULL));
+  /* at-mock exempts exactly 0.0.0-dev; other pre-releases compare as semver */
+  g_assert_true (mr_sdk_gate_combined_output ("0.26.0-dev", NULL));
+  g_assert_true (mr_sdk_gate_combined_output ("0.26.9-dev.1", NULL));
+  g_assert_false (mr_sdk_gate_combined_output ("0.27.0-dev.1", NULL));
 }
 
 static void
@@ -64,6 +68,22 @@ test_skip_server_demux (void)
   g_assert_false (mr_sdk_gate_skip_server_demux ("unknown"));
 }
 
+/* toolbox-api.md 3.6: plain logs are JSON from 0.167.0, but text for dev builds, which is
+ * what the at-mock SDKs built from source report (package.json "0.0.0-dev") */
+static void
+test_json_logs (void)
+{
+  g_assert_false (mr_sdk_gate_json_logs (NULL));
+  g_assert_false (mr_sdk_gate_json_logs (""));
+  g_assert_false (mr_sdk_gate_json_logs ("0.161.0"));
+  g_assert_false (mr_sdk_gate_json_logs ("0.166.99"));
+  g_assert_true (mr_sdk_gate_json_logs ("0.167.0"));
+  g_assert_true (mr_sdk_gate_json_logs ("0.218.0"));
+  g_assert_true (mr_sdk_gate_json_logs ("unknown"));
+  g_assert_false (mr_sdk_gate_json_logs ("0.0.0-dev"));
+  g_assert_false (mr_sdk_gate_json_logs ("0.200.0-dev.3"));
+}
+
 static void
 test_legacy_cwd (void)
 {
@@ -71,6 +91,7 @@ test_legacy_cwd (void)
   g_assert_true (mr_sdk_gate_legacy_session_cwd ("0.27.1"));
   g_assert_false (mr_sdk_gate_legacy_session_cwd ("0.103.0"));
   g_assert_false (mr_sdk_gate_legacy_session_cwd ("0.0.0-dev"));
+  g_assert_true (mr_sdk_gate_legacy_session_cwd ("0.102.0-dev"));
   g_assert_false (mr_sdk_gate_legacy_session_cwd (NULL));
   g_assert_false (mr_sdk_gate_legacy_session_cwd ("unknown"));
 }
@@ -82,6 +103,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sdk-version/compare", test_compare);
   g_test_add_func ("/sdk-version/combined-output", test_combined_output);
   g_test_add_func ("/sdk-version/skip-server-demux", test_skip_server_demux);
+  g_test_add_func ("/sdk-version/json-logs", test_json_logs);
   g_test_add_func ("/sdk-version/legacy-cwd", test_legacy_cwd);
   return g_test_run ();
 }

@@ -304,9 +304,12 @@ def test_combined_output_by_version(rn, session, version, markers):
     assert res["output"] == (f"{OUT}a\n" if markers else "a\n")
 
 
-@pytest.mark.parametrize("version,demux", [("0.161.0", False), ("0.166.0", False), ("0.167.0", True),
-                                           ("0.218.0", True), ("0.0.0-dev", True), ("unknown", True)])
-def test_server_demux_by_version(rn, session, version, demux):
+# toolbox-api.md 3.6: JSON logs from 0.167.0, text below it and for dev builds (the at-mock
+# SDKs built from source report "0.0.0-dev" and demultiplex the text themselves)
+@pytest.mark.parametrize("version,demux,json_logs", [
+    ("0.161.0", False, False), ("0.166.0", False, False), ("0.167.0", True, True), ("0.218.0", True, True),
+    ("0.0.0-dev", True, False), ("unknown", True, True)])
+def test_server_demux_by_version(rn, session, version, demux, json_logs):
     headers = {"X-Daytona-SDK-Version": version}
     res = run(rn, session, "echo out; echo err >&2", headers=headers)
     assert res["output"] == f"{OUT}out\n{ERR}err\n"
@@ -316,7 +319,7 @@ def test_server_demux_by_version(rn, session, version, demux):
         assert res["stdout"] is None and res["stderr"] is None
     r = logs(rn, session, res["cmdId"], headers=headers)
     assert r.status == 200
-    if demux:
+    if json_logs:
         assert r.header("Content-Type").startswith("application/json")
         assert r.json() == {"output": f"{OUT}out\n{ERR}err\n", "stdout": "out\n", "stderr": "err\n"}
     else:
