@@ -920,7 +920,7 @@ def test_client_disconnects_mid_upload_and_download(big):
         for block in big_blocks(16 * BLOCK):
             s.sendall(block)
         s.close()
-        assert wait_fd_count(pid, before) == before, f"{route}: file descriptors leaked"
+        assert wait_fd_count(pid, before) <= before, f"{route}: file descriptors leaked"
 
     # download: read a little of a big file, then go away
     with open(tb.path("dl.bin"), "wb") as f:
@@ -937,7 +937,7 @@ def test_client_disconnects_mid_upload_and_download(big):
             assert chunk
             got += len(chunk)
         s.close()
-        assert wait_fd_count(pid, before) == before, f"{method} {path}: file descriptors leaked"
+        assert wait_fd_count(pid, before) <= before, f"{method} {path}: file descriptors leaked"
 
     # and the runner still serves
     r = tb.call("GET", "/files/info", {"path": "dl.bin"})
