@@ -23,7 +23,8 @@ typedef enum {
 
 typedef struct {
   const char *env;
-  const char *alias;        /* newer Daytona name, read when env is unset */
+  const char *alias;        /* newer Daytona name; wins over env when set, as the June-2026
+                             * runner reads DAYTONA_RUNNER_TOKEN first, API_TOKEN as fallback */
   const char *flag;
   SettingType type;
   gsize offset;
@@ -365,7 +366,8 @@ mr_config_get (const MrConfig *config, const char *name)
  * @config: settings
  * @error: return location for a #GError
  *
- * Reads every setting's variable (or its newer alias) from the process environment.
+ * Reads every setting's variable from the process environment. A newer alias that is
+ * set and not empty (DAYTONA_RUNNER_TOKEN, DAYTONA_API_URL) wins over the older name.
  * Plugin options are not read here: the standalone server copies the variables that
  * the selected plugins declare.
  *
@@ -376,10 +378,10 @@ mr_config_load_environment (MrConfig *config, GError **error)
 {
   for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
     {
-      const char *value = g_getenv (settings[i].env);
+      const char *value = settings[i].alias ? g_getenv (settings[i].alias) : NULL;
 
-      if (value == NULL && settings[i].alias)
-        value = g_getenv (settings[i].alias);
+      if (value == NULL || *value == '\0')
+        value = g_getenv (settings[i].env);
       if (value == NULL)
         continue;
       if (!apply (config, &settings[i], value, error))
@@ -606,7 +608,8 @@ mr_config_describe_variables (void)
                               settings[i].default_value ? "]" : "",
                               settings[i].required ? " [required]" : "");
       if (settings[i].alias)
-        g_string_append_printf (out, "  %-22s %-26s same as %s\n", settings[i].alias, "", settings[i].env);
+        g_string_append_printf (out, "  %-22s %-26s same as %s, and wins over it\n", settings[i].alias, "",
+                                settings[i].env);
     }
   return g_string_free (out, FALSE);
 }

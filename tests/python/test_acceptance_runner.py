@@ -390,6 +390,15 @@ def test_error_path_has_no_query(runner):
     assert_error(r, 400, "BAD_REQUEST", "/snapshots/exists", "GET", "bad request: snapshot parameter is required")
 
 
+def test_daytona_runner_token_wins_over_api_token(make_runner):
+    r = make_runner(env={"API_TOKEN": "old", "DAYTONA_RUNNER_TOKEN": "new"}, token="new")
+    assert r.get("/info").status == 200
+    assert request(r.url, "GET", "/info", token="old").status == 401
+    # an empty newer name falls back to the older one
+    r = make_runner(env={"API_TOKEN": "old", "DAYTONA_RUNNER_TOKEN": ""}, token="old")
+    assert r.get("/info").status == 200
+
+
 def test_daytona_api_url_is_enough(make_runner):
     r = make_runner(env={"SERVER_URL": None, "DAYTONA_API_URL": "http://api:3000"})
     assert r.get("/info").status == 200
