@@ -429,7 +429,8 @@ on_request_finished (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 
   mr_metrics_count_request (self->metrics, soup_server_message_get_method (msg),
                             ex && ex->route ? ex->route->pattern : "unmatched", status);
-  if (self->config->log_level <= MR_LOG_LEVEL_INFO)
+  /* ENVIRONMENT=development means debug logging (Gin's debug mode logs every request) */
+  if (self->config->log_level <= MR_LOG_LEVEL_INFO || g_strcmp0 (self->config->environment, "development") == 0)
     g_info ("%s %s -> %u (%.1f ms)", soup_server_message_get_method (msg),
             g_uri_get_path (soup_server_message_get_uri (msg)), status,
             ex ? (g_get_monotonic_time () - ex->started_us) / 1000.0 : 0.0);

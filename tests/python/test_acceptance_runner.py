@@ -707,3 +707,15 @@ def test_ssh_gateway_enable_starts_the_gateway(make_runner):
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         assert s.recv(64).startswith(b"SSH-2.0-")
     assert r.get("/").status == 200
+
+
+def test_environment_development_logs_requests(tmp_path, make_runner):
+    """ENVIRONMENT=development turns on debug logging: requests are logged without LOG_LEVEL."""
+    import time
+    log = tmp_path / "dev.log"
+    r = make_runner(env={"ENVIRONMENT": "development", "LOG_FILE_PATH": str(log)})
+    r.get("/sandboxes/dev-logged")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "/sandboxes/dev-logged" not in (log.read_text() if log.exists() else ""):
+        time.sleep(0.05)
+    assert "/sandboxes/dev-logged" in log.read_text()
