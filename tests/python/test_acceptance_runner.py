@@ -500,6 +500,58 @@ def test_pull_accepts_june_fields(runner):
     assert runner.get("/snapshots/exists?snapshot=june:1").json() == {"exists": True}
 
 
+def test_logs_follow_of_unknown_ref_does_not_hang(runner):
+    """The Go mock ignores follow: a ref nobody builds must not keep the request open."""
+    r = runner.get("/snapshots/logs?snapshotRef=nobody-builds-this:1&follow=true", timeout=10)
+    assert r.status == 200
+    assert r.header("Content-Type") == "application/octet-stream"
+    assert r.text == "Mock build log for nobody-builds-this:1\nBuild completed successfully.\n"
+
+
+def test_logs_are_found_by_build_id(runner):
+    """Build logs are files named after the ref up to its first ':' (Go mock and real runners),
+    so the Daytona API may ask for them with or without the tag."""
+    runner.post("/snapshots/build", {"snapshot": "logkey:1", "dockerfile": "FROM x\nRUN true", "organizationId": "o"})
+    exact = runner.get("/snapshots/logs?snapshotRef=logkey:1")
+    assert exact.text.startswith("Mock build log for logkey:1\n")
+    by_id = runner.get("/snapshots/logs?snapshotRef=logkey")
+    assert (by_id.status, by_id.text) == (200, exact.text)
+
+
+def test_logs_follow_of_a_daytona_build_ends(make_runner):
+    """The real runners follow until the image exists, appending ':daytona' to a ref that
+    starts with 'daytona' (the API asks for daytona-<hash> logs of a daytona-<hash>:daytona build)."""
+    r = make_runner(env={"STRICT": "true"})
+    r.post("/snapshots/build", {"snapshot": "daytona-0123abcd:daytona", "dockerfile": "FROM x",
+                                "organizationId": "o"})
+    res = r.get("/snapshots/logs?snapshotRef=daytona-0123abcd&follow=true", timeout=10)
+    assert res.status == 200 and res.text.startswith("Mock build log for daytona-0123abcd:daytona\n")
+    # a ref nobody built is a 404 at once, follow or not
+    res = r.get("/snapshots/logs?snapshotRef=nobody:1&follow=true", timeout=10)
+    assert_error(res, 404, "NOT_FOUND", "/snapshots/logs", "GET", "not found: build logs not found for ref: nobody:1")
+
+
+def test_strict_follow_streams_until_its_bound(make_runner):
+    """STRICT follows like the real runners: an image that never appears keeps the stream open
+    until SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC, and the log is sent before that."""
+    import time
+    r = make_runner(env={"STRICT": "true", "SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC": "1"})
+    r.post("/snapshots/build", {"snapshot": "removed:1", "dockerfile": "FROM x", "organizationId": "o"})
+    r.post("/snapshots/remove?snapshot=removed:1")
+    started = time.monotonic()
+    res = r.get("/snapshots/logs?snapshotRef=removed:1&follow=true", timeout=10)
+    assert time.monotonic() - started >= 0.9
+    assert res.status == 200 and res.header("Content-Type") == "application/octet-stream"
+    assert res.text.startswith("Mock build log for removed:1\n")
+
+
+def test_logs_follow_after_the_image_is_removed_does_not_hang(runner):
+    runner.post("/snapshots/build", {"snapshot": "gone:1", "dockerfile": "FROM x", "organizationId": "o"})
+    runner.post("/snapshots/remove?snapshot=gone:1")
+    r = runner.get("/snapshots/logs?snapshotRef=gone:1&follow=true", timeout=10)
+    assert r.status == 200 and r.text.startswith("Mock build log for gone:1\n")
+
+
 def test_inspect_reply_types(runner):
     r = runner.post("/snapshots/inspect", {"snapshot": "insp:1", "registry": {"url": "registry:5000"}})
     assert r.status == 200
