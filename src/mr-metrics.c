@@ -3,7 +3,9 @@
  *   mock_runner_container_operation_total{operation,status}   counter
  *   mock_runner_container_operation_duration_seconds{operation} histogram
  *   mock_runner_http_requests_total{method,route,code}         counter
- *   process_* from /proc/self, as client_golang's process collector does.
+ *   process_* from /proc/self, as client_golang's process collector does;
+ *   promhttp_metric_handler_requests_{in_flight,total}, as client_golang's default handler
+ *   reports its own scrapes (the scrape being served is in flight, not yet counted).
  *
  * Like client_golang, a vector with no series prints nothing but its HELP/TYPE lines.
  * Guarded by a mutex: rendering may run while another thread reads counts. */
@@ -167,9 +169,27 @@ render_process (GString *out, gint64 start_time_us)
     open_fds, start_time_us / 1e6);
 }
 
+/* client_golang pre-creates the three codes its handler can answer */
+static const char *const scrape_codes[] = { "200", "500", "503" };
+
+static void
+render_handler (GString *out, const guint64 *scrapes)
+{
+  g_string_append (out,
+    "# HELP promhttp_metric_handler_requests_in_flight Current number of scrapes being served.\n"
+    "# TYPE promhttp_metric_handler_requests_in_flight gauge\n"
+    "promhttp_metric_handler_requests_in_flight 1\n"
+    "# HELP promhttp_metric_handler_requests_total Total number of scrapes by HTTP status code.\n"
+    "# TYPE promhttp_metric_handler_requests_total counter\n");
+  for (guint i = 0; i < G_N_ELEMENTS (scrape_codes); i++)
+    g_string_append_printf (out, "promhttp_metric_handler_requests_total{code=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                            scrape_codes[i], scrapes[i]);
+}
+
 char *
 mr_metrics_render (MrMetrics *m, gint64 start_time_us)
 {
+  guint64 scrapes[G_N_ELEMENTS (scrape_codes)] = { 0 };
   GString *out = g_string_new (NULL);
   g_autoptr(GList) ops = NULL;
   g_autoptr(GList) reqs = NULL;
@@ -226,8 +246,15 @@ mr_metrics_render (MrMetrics *m, gint64 start_time_us)
       g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n",
                               *(guint64 *) g_hash_table_lookup (m->requests, l->data));
     }
+  for (guint i = 0; i < G_N_ELEMENTS (scrape_codes); i++)
+    {
+      g_autofree char *key = g_strdup_printf ("GET\t/metrics\t%s", scrape_codes[i]);
+      guint64 *n = g_hash_table_lookup (m->requests, key);
+      scrapes[i] = n ? *n : 0;
+    }
   g_mutex_unlock (&m->lock);
 
   render_process (out, start_time_us);
+  render_handler (out, scrapes);
   return g_string_free (out, FALSE);
 }

@@ -638,6 +638,17 @@ def test_metrics_exposition_is_well_formed(make_runner):
     assert body.endswith("\n")
 
 
+def test_metrics_has_the_default_handler_families(make_runner):
+    """client_golang's default handler reports its own scrapes (runner-api.md section 6)."""
+    r = make_runner()
+    first = r.get("/metrics", auth=False).text
+    assert "# TYPE promhttp_metric_handler_requests_total counter" in first
+    assert 'promhttp_metric_handler_requests_total{code="200"} 0' in first
+    assert re.search(r"^promhttp_metric_handler_requests_in_flight 1$", first, re.M)
+    second = r.get("/metrics", auth=False).text
+    assert 'promhttp_metric_handler_requests_total{code="200"} 1' in second
+
+
 def test_metrics_auth_flag(make_runner):
     r = make_runner(args=["--metrics-auth", "true"])
     assert_error(r.get("/metrics", auth=False), 401, "UNAUTHORIZED", "/metrics", "GET")
