@@ -270,6 +270,15 @@ def test_missing_required_fields_name_each_field(runner, route, body, fields):
                             rf"failed on the 'required' tag", line), line
 
 
+@pytest.mark.parametrize("raw,kind", [(b"[1]", "array"), (b"\"x\"", "string"), (b"5", "number"),
+                                      (b"true", "bool")])
+def test_start_body_that_is_not_a_map(runner, raw, kind):
+    runner.create_sandbox("start-map")
+    r = runner.post("/sandboxes/start-map/start", raw_body=raw)
+    assert_error(r, 400, "INVALID_REQUEST_BODY", "/sandboxes/start-map/start", "POST",
+                 f"invalid body request: json: cannot unmarshal {kind} into Go value of type map[string]string")
+
+
 def test_create_validates_nested_registry_and_min_tags(runner):
     r = runner.post("/sandboxes", create_dto("nested-1", registry={"username": "u"}))
     lines = validation_lines(assert_error(r, 400, "INVALID_REQUEST_BODY", "/sandboxes", "POST"))
