@@ -696,6 +696,17 @@ def test_default_port_is_8080():
         p.wait(10)
 
 
+def test_help_gives_the_seed_defaults():
+    import os
+    p = subprocess.run([os.environ["MOCK_RUNNER_BIN"], "--help"], capture_output=True, text=True, timeout=10)
+    lines = {l.split()[0]: l for l in p.stdout.splitlines() if l.strip() and l.split()[0].isupper()}
+    for name, default in (("API_PORT", "8080"), ("LOG_LEVEL", "warn"), ("TOOLBOX_IMAGE", "ubuntu:22.04"),
+                          ("SSH_GATEWAY_ENABLE", "false"), ("CACHE_RETENTION_DAYS", "7"), ("ENABLE_TLS", "false")):
+        assert f"[default: {default}]" in lines[name], lines[name]
+    for name in ("SERVER_URL", "API_TOKEN"):
+        assert "[required]" in lines[name]
+
+
 @pytest.mark.parametrize("flag,value", [
     ("--server-url", "http://api:3000"), ("--environment", "development"), ("--log-level", "debug"),
     ("--toolbox-image", "ubuntu:24.04"), ("--cache-retention-days", "3"), ("--ssh-gateway-enable", "false"),
