@@ -409,6 +409,19 @@ def test_daytona_runner_token_wins_over_api_token(make_runner):
     assert r.get("/info").status == 200
 
 
+def test_accept_any_token_is_the_go_mocks_check(make_runner):
+    """The seed README starts the runner with API_TOKEN=your-api-token and registers it with
+    MOCK_RUNNER_API_KEY=your-mock-runner-api-key: the Go mock checks no token."""
+    r = make_runner(env={"ACCEPT_ANY_TOKEN": "true"})
+    assert request(r.url, "GET", "/info", token="your-mock-runner-api-key").status == 200
+    assert request(r.url, "GET", "/info", headers={"X-Daytona-Authorization": "Bearer other"}).status == 200
+    # the format is still checked, and the test controls keep the real token
+    assert_error(request(r.url, "GET", "/info", headers={"Authorization": "Basic x"}), 401, "UNAUTHORIZED",
+                 "/info", "GET", "unauthorized: invalid authorization header format")
+    assert request(r.url, "GET", "/_mock/requests", token="other").status == 401
+    assert request(r.url, "GET", "/_mock/requests", token=r.token).status == 200
+
+
 def test_daytona_api_url_is_enough(make_runner):
     r = make_runner(env={"SERVER_URL": None, "DAYTONA_API_URL": "http://api:3000"})
     assert r.get("/info").status == 200
