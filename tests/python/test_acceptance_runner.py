@@ -10,6 +10,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import urllib.parse
 
 import pytest
 
@@ -95,6 +96,17 @@ def test_snapshot_action_routes_answer_exact_json_strings(runner, path, body, re
     assert r.status in allowed, r
     assert r.body == json.dumps(reply).encode()
     assert r.header("Content-Type") == JSON_UTF8
+
+
+def test_json_is_escaped_as_gin_escapes_it(runner):
+    """runner-api.md 1.2: Gin's encoder writes <, > and & as \\u003c, \\u003e, \\u0026."""
+    ref = "esc<a>&b\u2028:1"
+    assert runner.post("/snapshots/pull", {"snapshot": ref}).status == 200
+    r = runner.get("/snapshots/info?snapshot=" + urllib.parse.quote(ref))
+    assert b'"name":"esc\\u003ca\\u003e\\u0026b\\u2028:1"' in r.body, r.body
+    assert r.json()["name"] == ref
+    err = runner.get("/no<such>&route")
+    assert b'"path":"/no\\u003csuch\\u003e\\u0026route"' in err.body, err.body
 
 
 def test_get_sandbox_field_types(runner):
