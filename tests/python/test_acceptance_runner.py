@@ -696,29 +696,25 @@ def test_metrics_auth_flag(make_runner):
 
 def test_default_port_is_8080():
     """Without API_PORT the runner takes 8080: it either listens there or says 8080 is in use."""
-    env = {"API_TOKEN": "tok", "SERVER_URL": "http://localhost:3000"}
-    with socket.socket() as probe:
-        try:
-            probe.bind(("0.0.0.0", 8080))
-            free = True
-        except OSError:
-            free = False
-    if not free:
-        rc, out, err = run_runner_expecting_failure(env)
-        assert rc != 0 and "port 8080 is already in use" in err
-        return
     import os
-    full = {k: v for k, v in os.environ.items() if k not in ("API_PORT", "API_TOKEN", "SERVER_URL",
-                                                             "DAYTONA_RUNNER_TOKEN", "DAYTONA_API_URL")}
-    full.update(env)
-    p = subprocess.Popen([os.environ["MOCK_RUNNER_BIN"]], env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    env = {k: v for k, v in os.environ.items() if k not in ("API_PORT", "API_TOKEN", "SERVER_URL",
+                                                            "DAYTONA_RUNNER_TOKEN", "DAYTONA_API_URL")}
+    env.update({"API_TOKEN": "tok", "SERVER_URL": "http://localhost:3000"})
+    p = subprocess.Popen([os.environ["MOCK_RUNNER_BIN"]], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:
         line = p.stdout.readline()
-        assert ":8080" in line, (line, p.stderr.read() if p.poll() is not None else "")
+        if line:
+            assert "listening on http://" in line and ":8080" in line, line
+        else:
+            p.wait(10)
+            assert p.returncode != 0 and "port 8080 is already in use" in p.stderr.read()
     finally:
-        p.terminate()
-        p.wait(10)
+        if p.poll() is None:
+            p.terminate()
+            p.wait(10)
+        p.stdout.close()
+        p.stderr.close()
 
 
 def test_help_gives_the_seed_defaults():
