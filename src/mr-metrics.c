@@ -7,7 +7,8 @@
  *   promhttp_metric_handler_requests_{in_flight,total}, as client_golang's default handler
  *   reports its own scrapes (the scrape being served is in flight, not yet counted).
  *
- * Like client_golang, a vector with no series prints nothing but its HELP/TYPE lines.
+ * Like client_golang's registry, a vector with no series is left out, HELP/TYPE included
+ * (the Go mock's /metrics shows no mock_runner_* family before the first operation).
  * Guarded by a mutex: rendering may run while another thread reads counts. */
 #include <string.h>
 #include <unistd.h>
@@ -197,9 +198,10 @@ mr_metrics_render (MrMetrics *m, gint64 start_time_us)
   g_mutex_lock (&m->lock);
   ops = sorted_keys (m->operations);
 
-  g_string_append (out,
-    "# HELP mock_runner_container_operation_duration_seconds Duration of container operations\n"
-    "# TYPE mock_runner_container_operation_duration_seconds histogram\n");
+  if (ops)
+    g_string_append (out,
+      "# HELP mock_runner_container_operation_duration_seconds Duration of container operations\n"
+      "# TYPE mock_runner_container_operation_duration_seconds histogram\n");
   for (GList *l = ops; l; l = l->next)
     {
       Operation *op = g_hash_table_lookup (m->operations, l->data);
@@ -214,9 +216,10 @@ mr_metrics_render (MrMetrics *m, gint64 start_time_us)
         (char *) l->data, op->count, (char *) l->data, op->sum, (char *) l->data, op->count);
     }
 
-  g_string_append (out,
-    "# HELP mock_runner_container_operation_total Total number of container operations\n"
-    "# TYPE mock_runner_container_operation_total counter\n");
+  if (ops)
+    g_string_append (out,
+      "# HELP mock_runner_container_operation_total Total number of container operations\n"
+      "# TYPE mock_runner_container_operation_total counter\n");
   for (GList *l = ops; l; l = l->next)
     {
       Operation *op = g_hash_table_lookup (m->operations, l->data);
@@ -231,9 +234,10 @@ mr_metrics_render (MrMetrics *m, gint64 start_time_us)
     }
 
   reqs = sorted_keys (m->requests);
-  g_string_append (out,
-    "# HELP mock_runner_http_requests_total Total number of HTTP requests served\n"
-    "# TYPE mock_runner_http_requests_total counter\n");
+  if (reqs)
+    g_string_append (out,
+      "# HELP mock_runner_http_requests_total Total number of HTTP requests served\n"
+      "# TYPE mock_runner_http_requests_total counter\n");
   for (GList *l = reqs; l; l = l->next)
     {
       g_auto(GStrv) parts = g_strsplit (l->data, "\t", 3);

@@ -674,6 +674,26 @@ def test_metrics_exposition_is_well_formed(make_runner):
     assert body.endswith("\n")
 
 
+def test_metrics_leaves_out_families_without_series(make_runner):
+    """runner-api.md 6: a vector with no series is not printed at all (client_golang drops
+    empty families, HELP and TYPE included), so a fresh runner shows no mock_runner_* family."""
+    r = make_runner()
+    first = r.get("/metrics", auth=False).text
+    assert "mock_runner_" not in first, first
+    r.create_sandbox("series-1")
+    text = r.get("/metrics", auth=False).text
+    assert "# TYPE mock_runner_container_operation_total counter" in text
+
+
+def test_snapshot_hash_is_sha256_of_the_name(runner):
+    import hashlib
+    runner.post("/snapshots/pull", {"snapshot": "docker.io/library/hashme:2"})
+    runner.post("/snapshots/build", {"snapshot": "hashb:1", "dockerfile": "FROM x", "organizationId": "o"})
+    for name in ("library/hashme:2", "hashb:1"):
+        info = runner.get("/snapshots/info?snapshot=" + name).json()
+        assert info["hash"] == hashlib.sha256(name.encode()).hexdigest()
+
+
 def test_metrics_has_the_default_handler_families(make_runner):
     """client_golang's default handler reports its own scrapes (runner-api.md section 6)."""
     r = make_runner()
