@@ -760,6 +760,14 @@ def test_every_seed_variable_has_a_flag(make_runner, flag, value):
     assert r2.get("/").status == 200
 
 
+def test_log_file_path_flag(tmp_path, make_runner):
+    log = tmp_path / "flag" / "runner.log"
+    r = make_runner(args=["--log-file-path", str(log), "--log-level", "info"])
+    assert r.get("/sandboxes/flag-logged").status == 200
+    r.stop()
+    assert "/sandboxes/flag-logged" in log.read_text()
+
+
 @pytest.mark.parametrize("value", ["debug", "info", "warn", "error", "INFO", "Warn", "warning", "trace"])
 def test_log_levels_of_the_go_mock(make_runner, value):
     """The Go mock parses LOG_LEVEL with logrus (case-insensitive; warning and trace too)."""
