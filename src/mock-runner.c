@@ -124,7 +124,7 @@ load_plugin_options (MrConfig *config)
 {
   g_auto(GStrv) path = mr_plugin_get_search_path ();
   g_autoptr(GPtrArray) plugins = mr_plugin_discover ((const char * const *) path, NULL);
-  static const char *const core_options[] = { "STRICT", "TOOLBOX_ANY_SANDBOX", "START_TIMEOUT_SEC",
+  static const char *const core_options[] = { "STRICT", "TOOLBOX_ANY_SANDBOX", "ACCEPT_ANY_TOKEN", "START_TIMEOUT_SEC",
                                               "SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC",
                                               /* test controls (docs/mock-api.md) */
                                               "MOCK_RUNNER_SEED", "MOCK_RUNNER_TIMING", "MOCK_RUNNER_JOURNAL_SIZE",

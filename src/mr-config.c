@@ -23,7 +23,8 @@ typedef enum {
 
 typedef struct {
   const char *env;
-  const char *alias;        /* newer Daytona name, read when env is unset */
+  const char *alias;        /* newer Daytona name; wins over env when set, as the June-2026
+                             * runner reads DAYTONA_RUNNER_TOKEN first, API_TOKEN as fallback */
   const char *flag;
   SettingType type;
   gsize offset;
@@ -365,7 +366,8 @@ mr_config_get (const MrConfig *config, const char *name)
  * @config: settings
  * @error: return location for a #GError
  *
- * Reads every setting's variable (or its newer alias) from the process environment.
+ * Reads every setting's variable from the process environment. A newer alias that is
+ * set and not empty (DAYTONA_RUNNER_TOKEN, DAYTONA_API_URL) wins over the older name.
  * Plugin options are not read here: the standalone server copies the variables that
  * the selected plugins declare.
  *
@@ -376,15 +378,83 @@ mr_config_load_environment (MrConfig *config, GError **error)
 {
   for (guint i = 0; i < G_N_ELEMENTS (settings); i++)
     {
-      const char *value = g_getenv (settings[i].env);
+      const char *value = settings[i].alias ? g_getenv (settings[i].alias) : NULL;
 
-      if (value == NULL && settings[i].alias)
-        value = g_getenv (settings[i].alias);
+      if (value == NULL || *value == '\0')
+        value = g_getenv (settings[i].env);
       if (value == NULL)
         continue;
       if (!apply (config, &settings[i], value, error))
         return FALSE;
     }
+  return TRUE;
+}
+
+/* A double-quoted .env value: \n and \r are a newline and a carriage return, any other
+ * backslash keeps the character after it. */
+static char *
+unescape_double_quoted (const char *value, gsize len)
+{
+  GString *out = g_string_sized_new (len);
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (value[i] == '\\' && i + 1 < len)
+        {
+          i++;
+          g_string_append_c (out, value[i] == 'n' ? '\n' : value[i] == 'r' ? '\r' : value[i]);
+        }
+      else
+        g_string_append_c (out, value[i]);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* One line of a .env file, read as the Go mock's loader (godotenv) reads it: an optional
+ * "export " prefix; KEY=VALUE or KEY: VALUE; a value in single quotes (kept as is) or
+ * double quotes (escapes expanded), anything after the closing quote ignored; or an
+ * unquoted value, which ends where " #" starts an inline comment. Returns FALSE for
+ * blank lines, comments and anything that is not an assignment. */
+static gboolean
+parse_dotenv_line (char *line, char **key, char **value)
+{
+  char *l = g_strstrip (line);
+  char *sep, *v;
+
+  if (*l == '\0' || *l == '#')
+    return FALSE;
+  if (g_str_has_prefix (l, "export") && g_ascii_isspace (l[6]))
+    l = g_strchug (l + 6);
+  sep = l + strcspn (l, "=:");
+  if (*sep == '\0')
+    return FALSE;
+  *sep = '\0';
+  *key = g_strstrip (l);
+  if (**key == '\0')
+    return FALSE;
+  for (const char *c = *key; *c; c++)
+    if (!g_ascii_isalnum (*c) && *c != '_' && *c != '.')
+      return FALSE;
+  v = g_strchug (sep + 1);
+  if (*v == '"' || *v == '\'')
+    {
+      char quote = *v++;
+      char *close = v;
+
+      while (*close && !(*close == quote && (close == v || close[-1] != '\\')))
+        close++;
+      if (*close == '\0')
+        return FALSE;   /* unterminated: godotenv refuses it too */
+      *value = quote == '"' ? unescape_double_quoted (v, close - v) : g_strndup (v, close - v);
+      return TRUE;
+    }
+  for (char *c = v; *c; c++)
+    if (*c == '#' && c > v && g_ascii_isspace (c[-1]))
+      {
+        *c = '\0';
+        break;
+      }
+  *value = g_strdup (g_strstrip (v));
   return TRUE;
 }
 
@@ -416,27 +486,10 @@ mr_config_load_dotenv (MrConfig *config, const char *path, GError **error)
   lines = g_strsplit (contents, "\n", -1);
   for (char **line = lines; *line; line++)
     {
-      char *l = g_strstrip (*line);
-      char *eq, *key, *value;
-      gsize len;
+      char *key = NULL;
+      g_autofree char *value = NULL;
 
-      if (*l == '\0' || *l == '#')
-        continue;
-      if (g_str_has_prefix (l, "export "))
-        l = g_strchug (l + 7);
-      eq = strchr (l, '=');
-      if (eq == NULL)
-        continue;
-      *eq = '\0';
-      key = g_strstrip (l);
-      value = g_strstrip (eq + 1);
-      len = strlen (value);
-      if (len >= 2 && (value[0] == '"' || value[0] == '\'') && value[len - 1] == value[0])
-        {
-          value[len - 1] = '\0';
-          value++;
-        }
-      if (*key && g_getenv (key) == NULL)
+      if (parse_dotenv_line (*line, &key, &value) && g_getenv (key) == NULL)
         g_setenv (key, value, FALSE);
     }
   return TRUE;
@@ -606,7 +659,8 @@ mr_config_describe_variables (void)
                               settings[i].default_value ? "]" : "",
                               settings[i].required ? " [required]" : "");
       if (settings[i].alias)
-        g_string_append_printf (out, "  %-22s %-26s same as %s\n", settings[i].alias, "", settings[i].env);
+        g_string_append_printf (out, "  %-22s %-26s same as %s, and wins over it\n", settings[i].alias, "",
+                                settings[i].env);
     }
   return g_string_free (out, FALSE);
 }

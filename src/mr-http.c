@@ -31,11 +31,39 @@ mr_http_format_timestamp (GDateTime *time)
   return g_strconcat (base, fraction, "Z", NULL);
 }
 
+/* Go's encoding/json, behind Gin in the runners and the daemon, writes <, > and & as
+ * \u003c, \u003e, \u0026, and U+2028, U+2029 as \u2028, \u2029. In JSON text these
+ * can only occur inside strings, so one pass over the generated text is enough. */
+static char *
+escape_like_go (char *text)
+{
+  GString *out;
+
+  if (strpbrk (text, "<>&") == NULL && strstr (text, "\xe2\x80\xa8") == NULL &&
+      strstr (text, "\xe2\x80\xa9") == NULL)
+    return text;
+  out = g_string_sized_new (strlen (text) + 16);
+  for (const char *c = text; *c; c++)
+    {
+      if (*c == '<' || *c == '>' || *c == '&')
+        g_string_append_printf (out, "\\u%04x", (guint) *c);
+      else if ((guchar) c[0] == 0xe2 && (guchar) c[1] == 0x80 && ((guchar) c[2] == 0xa8 || (guchar) c[2] == 0xa9))
+        {
+          g_string_append_printf (out, "\\u%04x", (guint) ((guchar) c[2] == 0xa8 ? 0x2028 : 0x2029));
+          c += 2;
+        }
+      else
+        g_string_append_c (out, *c);
+    }
+  g_free (text);
+  return g_string_free (out, FALSE);
+}
+
 /**
  * mr_http_json_to_string:
  * @node: a JSON node
  *
- * Returns: (transfer full): compact JSON text
+ * Returns: (transfer full): compact JSON text, escaped as Go's encoder does
  */
 char *
 mr_http_json_to_string (JsonNode *node)
@@ -43,7 +71,7 @@ mr_http_json_to_string (JsonNode *node)
   g_autoptr(JsonGenerator) gen = json_generator_new ();
 
   json_generator_set_root (gen, node);
-  return json_generator_to_data (gen, NULL);
+  return escape_like_go (json_generator_to_data (gen, NULL));
 }
 
 static void

@@ -19,7 +19,9 @@ G_DECLARE_INTERFACE (MrImageBackend, mr_image_backend, MR, IMAGE_BACKEND, MrPlug
  * @lookup: the record of @ref, or %NULL
  * @add: record @image as available (used by snapshot-from-sandbox and state import)
  * @remove: forget @ref (idempotent)
- * @get_logs: the build log of @ref, or %NULL if there is none
+ * @get_logs: the build log of @ref, or %NULL if there is none. The runners name a build's
+ *   log after the ref up to its first ':', so a ref with another tag, or without one, may
+ *   answer the log of the latest build of that name
  * @list: every image held
  *
  * Errors are in the #MR_ERROR domain.

@@ -3,9 +3,12 @@
  *   mock_runner_container_operation_total{operation,status}   counter
  *   mock_runner_container_operation_duration_seconds{operation} histogram
  *   mock_runner_http_requests_total{method,route,code}         counter
- *   process_* from /proc/self, as client_golang's process collector does.
+ *   process_* from /proc/self, as client_golang's process collector does;
+ *   promhttp_metric_handler_requests_{in_flight,total}, as client_golang's default handler
+ *   reports its own scrapes (the scrape being served is in flight, not yet counted).
  *
- * Like client_golang, a vector with no series prints nothing but its HELP/TYPE lines.
+ * Like client_golang's registry, a vector with no series is left out, HELP/TYPE included
+ * (the Go mock's /metrics shows no mock_runner_* family before the first operation).
  * Guarded by a mutex: rendering may run while another thread reads counts. */
 #include <string.h>
 #include <unistd.h>
@@ -167,9 +170,27 @@ render_process (GString *out, gint64 start_time_us)
     open_fds, start_time_us / 1e6);
 }
 
+/* client_golang pre-creates the three codes its handler can answer */
+static const char *const scrape_codes[] = { "200", "500", "503" };
+
+static void
+render_handler (GString *out, const guint64 *scrapes)
+{
+  g_string_append (out,
+    "# HELP promhttp_metric_handler_requests_in_flight Current number of scrapes being served.\n"
+    "# TYPE promhttp_metric_handler_requests_in_flight gauge\n"
+    "promhttp_metric_handler_requests_in_flight 1\n"
+    "# HELP promhttp_metric_handler_requests_total Total number of scrapes by HTTP status code.\n"
+    "# TYPE promhttp_metric_handler_requests_total counter\n");
+  for (guint i = 0; i < G_N_ELEMENTS (scrape_codes); i++)
+    g_string_append_printf (out, "promhttp_metric_handler_requests_total{code=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                            scrape_codes[i], scrapes[i]);
+}
+
 char *
 mr_metrics_render (MrMetrics *m, gint64 start_time_us)
 {
+  guint64 scrapes[G_N_ELEMENTS (scrape_codes)] = { 0 };
   GString *out = g_string_new (NULL);
   g_autoptr(GList) ops = NULL;
   g_autoptr(GList) reqs = NULL;
@@ -177,9 +198,10 @@ mr_metrics_render (MrMetrics *m, gint64 start_time_us)
   g_mutex_lock (&m->lock);
   ops = sorted_keys (m->operations);
 
-  g_string_append (out,
-    "# HELP mock_runner_container_operation_duration_seconds Duration of container operations\n"
-    "# TYPE mock_runner_container_operation_duration_seconds histogram\n");
+  if (ops)
+    g_string_append (out,
+      "# HELP mock_runner_container_operation_duration_seconds Duration of container operations\n"
+      "# TYPE mock_runner_container_operation_duration_seconds histogram\n");
   for (GList *l = ops; l; l = l->next)
     {
       Operation *op = g_hash_table_lookup (m->operations, l->data);
@@ -194,9 +216,10 @@ mr_metrics_render (MrMetrics *m, gint64 start_time_us)
         (char *) l->data, op->count, (char *) l->data, op->sum, (char *) l->data, op->count);
     }
 
-  g_string_append (out,
-    "# HELP mock_runner_container_operation_total Total number of container operations\n"
-    "# TYPE mock_runner_container_operation_total counter\n");
+  if (ops)
+    g_string_append (out,
+      "# HELP mock_runner_container_operation_total Total number of container operations\n"
+      "# TYPE mock_runner_container_operation_total counter\n");
   for (GList *l = ops; l; l = l->next)
     {
       Operation *op = g_hash_table_lookup (m->operations, l->data);
@@ -211,9 +234,10 @@ mr_metrics_render (MrMetrics *m, gint64 start_time_us)
     }
 
   reqs = sorted_keys (m->requests);
-  g_string_append (out,
-    "# HELP mock_runner_http_requests_total Total number of HTTP requests served\n"
-    "# TYPE mock_runner_http_requests_total counter\n");
+  if (reqs)
+    g_string_append (out,
+      "# HELP mock_runner_http_requests_total Total number of HTTP requests served\n"
+      "# TYPE mock_runner_http_requests_total counter\n");
   for (GList *l = reqs; l; l = l->next)
     {
       g_auto(GStrv) parts = g_strsplit (l->data, "\t", 3);
@@ -226,8 +250,15 @@ mr_metrics_render (MrMetrics *m, gint64 start_time_us)
       g_string_append_printf (out, "\"} %" G_GUINT64_FORMAT "\n",
                               *(guint64 *) g_hash_table_lookup (m->requests, l->data));
     }
+  for (guint i = 0; i < G_N_ELEMENTS (scrape_codes); i++)
+    {
+      g_autofree char *key = g_strdup_printf ("GET\t/metrics\t%s", scrape_codes[i]);
+      guint64 *n = g_hash_table_lookup (m->requests, key);
+      scrapes[i] = n ? *n : 0;
+    }
   g_mutex_unlock (&m->lock);
 
   render_process (out, start_time_us);
+  render_handler (out, scrapes);
   return g_string_free (out, FALSE);
 }

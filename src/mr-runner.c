@@ -236,9 +236,11 @@ token_equal (const char *a, const char *b)
   return diff == 0;
 }
 
-/* Returns NULL if authorized, else the message for the 401 body. */
+/* Returns NULL if authorized, else the message for the 401 body. ACCEPT_ANY_TOKEN=true
+ * is the Go mock's check (any Bearer token; the seed README registers the runner with an
+ * API key that differs from its API_TOKEN); the test controls keep the real token. */
 static const char *
-check_auth (MrRunner *self, SoupMessageHeaders *headers, const char *daytona_auth)
+check_auth (MrRunner *self, SoupMessageHeaders *headers, const char *daytona_auth, guint flags)
 {
   const char *value = daytona_auth && *daytona_auth ? daytona_auth
                       : soup_message_headers_get_one (headers, "Authorization");
@@ -249,6 +251,8 @@ check_auth (MrRunner *self, SoupMessageHeaders *headers, const char *daytona_aut
   parts = g_strsplit (value, " ", -1);
   if (g_strv_length (parts) != 2 || strcmp (parts[0], "Bearer") != 0)
     return "unauthorized: invalid authorization header format";
+  if (!(flags & MR_ROUTE_CONTROL) && mr_runner_get_option_bool (self, "ACCEPT_ANY_TOKEN", FALSE))
+    return NULL;
   if (!token_equal (parts[1], mr_runner_get_token (self)))
     return "unauthorized: invalid token";
   return NULL;
@@ -375,7 +379,7 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
 
   if (!(route->flags & (MR_ROUTE_PUBLIC | MR_ROUTE_OWN_AUTH)) &&
       !((route->flags & MR_ROUTE_METRICS) && !self->config->metrics_auth) &&
-      (auth_failure = check_auth (self, headers, daytona_auth)) != NULL)
+      (auth_failure = check_auth (self, headers, daytona_auth, route->flags)) != NULL)
     {
       discard_request_body (msg);
       mr_http_reply_error (msg, 401, "UNAUTHORIZED", auth_failure);
@@ -430,7 +434,8 @@ on_request_finished (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 
   mr_metrics_count_request (self->metrics, soup_server_message_get_method (msg),
                             ex && ex->route ? ex->route->pattern : "unmatched", status);
-  if (self->config->log_level <= MR_LOG_LEVEL_INFO)
+  /* ENVIRONMENT=development means debug logging (Gin's debug mode logs every request) */
+  if (self->config->log_level <= MR_LOG_LEVEL_INFO || g_strcmp0 (self->config->environment, "development") == 0)
     g_info ("%s %s -> %u (%.1f ms)", soup_server_message_get_method (msg),
             g_uri_get_path (soup_server_message_get_uri (msg)), status,
             ex ? (g_get_monotonic_time () - ex->started_us) / 1000.0 : 0.0);

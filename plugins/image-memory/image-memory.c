@@ -3,7 +3,8 @@
  *
  *   pull   records the ref ("docker.io/" stripped): 100 MiB, entrypoint /bin/sh,
  *          cmd -c "sleep infinity", hash sha256 of the name;
- *   build  records 200 MiB and a build log;
+ *   build  records 200 MiB and a build log, found again by the ref or by its build id
+ *          (the ref up to its first ':', the name the runners give the log file);
  *   tag    copies an existing entry (hash included);
  *   exists is false for any ref ending in ":latest", as in every runner;
  *   remove is idempotent. */
@@ -22,6 +23,7 @@ struct _MrImageMemory {
   MrRunner *runner;
   GHashTable *images;       /* normalised ref -> MrImage */
   GHashTable *logs;         /* normalised ref -> GBytes */
+  GHashTable *build_ids;    /* build id -> normalised ref of the latest build with it */
 };
 
 static void plugin_iface_init (MrPluginInterface *iface);
@@ -88,6 +90,21 @@ make_build_log (const char *ref, const char *dockerfile, const char *hash)
   return g_string_free_to_bytes (log);
 }
 
+/* The runners write a build's log to a file named after the ref up to its first ':', so
+ * a request for "name" or "name:other" reads the log of the latest "name:tag" build. */
+static char *
+build_id (const char *ref)
+{
+  return g_strndup (ref, strcspn (ref, ":"));
+}
+
+static void
+store_log (MrImageMemory *self, const char *ref, GBytes *log)
+{
+  g_hash_table_replace (self->logs, g_strdup (ref), log);
+  g_hash_table_replace (self->build_ids, build_id (ref), g_strdup (ref));
+}
+
 static gboolean
 memory_build (MrImageBackend *backend, const char *ref, const char *dockerfile, GError **error)
 {
@@ -95,7 +112,7 @@ memory_build (MrImageBackend *backend, const char *ref, const char *dockerfile, 
   g_autofree char *name = mr_image_normalize_ref (ref);
   MrImage *image = mr_image_new (name, BUILT_SIZE);
 
-  g_hash_table_replace (self->logs, g_strdup (name), make_build_log (name, dockerfile, image->hash));
+  store_log (self, name, make_build_log (name, dockerfile, image->hash));
   store (self, image);
   return TRUE;
 }
@@ -173,6 +190,12 @@ memory_get_logs (MrImageBackend *backend, const char *ref)
   g_autofree char *name = mr_image_normalize_ref (ref);
   GBytes *logs = g_hash_table_lookup (self->logs, name);
 
+  if (logs == NULL)
+    {
+      g_autofree char *id = build_id (name);
+      const char *built = g_hash_table_lookup (self->build_ids, id);
+      logs = built ? g_hash_table_lookup (self->logs, built) : NULL;
+    }
   return logs ? g_bytes_ref (logs) : NULL;
 }
 
@@ -225,6 +248,7 @@ memory_reset (MrPlugin *plugin)
 
   g_hash_table_remove_all (self->images);
   g_hash_table_remove_all (self->logs);
+  g_hash_table_remove_all (self->build_ids);
 }
 
 static JsonNode *
@@ -282,7 +306,7 @@ memory_import (MrPlugin *plugin, JsonNode *state, GError **error)
       g_free (image->ref);
       image->ref = g_steal_pointer (&name);
       if (log)
-        g_hash_table_replace (self->logs, g_strdup (image->ref), g_bytes_new (log, strlen (log)));
+        store_log (self, image->ref, g_bytes_new (log, strlen (log)));
       g_hash_table_replace (self->images, g_strdup (image->ref), image);
     }
   return TRUE;
@@ -302,6 +326,7 @@ mr_image_memory_init (MrImageMemory *self)
 {
   self->images = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) mr_image_free);
   self->logs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_bytes_unref);
+  self->build_ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
 static void
@@ -311,6 +336,7 @@ mr_image_memory_finalize (GObject *object)
 
   g_hash_table_unref (self->images);
   g_hash_table_unref (self->logs);
+  g_hash_table_unref (self->build_ids);
   G_OBJECT_CLASS (mr_image_memory_parent_class)->finalize (object);
 }
 

@@ -134,11 +134,11 @@ bind_metadata (MrExchange *ex, GHashTable **metadata)
 
   if (object == NULL)
     {
-      if (g_str_has_prefix (error->message, "json: cannot unmarshal"))
-        {
-          g_free (error->message);
-          error->message = g_strdup ("json: cannot unmarshal into Go value of type map[string]string");
-        }
+      /* the body is a plain map, not a dto struct: Go names the type without a package,
+       * and keeps the kind ("json: cannot unmarshal array into Go value of type map[string]string") */
+      char *dto = strstr (error->message, "dto.map[string]string");
+      if (dto)
+        memmove (dto, dto + strlen ("dto."), strlen (dto + strlen ("dto.")) + 1);
       mr_http_reply_gerror (ex->msg, error);
       return FALSE;
     }
