@@ -18,6 +18,10 @@
  * path for every backend (in process for toolbox-local, the container's daemon for the
  * others).
  *
+ * A connection lives as long as its sandbox runs: when the sandbox stops or is destroyed,
+ * its connections are closed, as a Daytona sandbox's end with its container (the
+ * daemon's SSH server goes away with it).
+ *
  * Threading: the SSH server runs on its own threads (src/ssh/mr-ssh-server.h). Tokens
  * are checked there (the store is thread-safe); what touches the sandbox or toolbox
  * plugins runs on the runner's thread (call_on_runner()), waited for with a bound and
@@ -52,6 +56,7 @@ typedef struct {
   GMainContext *context;
   MrSshAccessStore *tokens;      /* thread-safe; lives as long as the runner */
   ssh_key authorized_key;        /* SSH_PUBLIC_KEY, or NULL; read-only */
+  GHashTable *admitted;          /* MrSshConn * -> its sandbox id; under lock */
 } Shared;
 
 struct _MrSshLibssh {
@@ -60,6 +65,7 @@ struct _MrSshLibssh {
   Shared *shared;
   MrSshServer *server;
   guint16 port;
+  gulong state_handler;
 };
 
 static void plugin_iface_init (MrPluginInterface *iface);
@@ -83,6 +89,7 @@ shared_unref (Shared *shared)
     return;
   if (shared->authorized_key)
     ssh_key_free (shared->authorized_key);
+  g_hash_table_unref (shared->admitted);
   g_main_context_unref (shared->context);
   g_mutex_clear (&shared->lock);
   g_cond_clear (&shared->cond);
@@ -215,7 +222,16 @@ call_run (gpointer data)
       if (call->kind == CALL_CHECK_SANDBOX)
         check_sandbox (shared->runner, call);
       else
-        connect_toolbox (shared->runner, call);
+        {
+          /* again: the sandbox may have stopped since it was checked, before the
+           * connection was admitted (and so before a stop would have closed it) */
+          check_sandbox (shared->runner, call);
+          if (call->ok)
+            {
+              call->ok = FALSE;
+              connect_toolbox (shared->runner, call);
+            }
+        }
     }
   else
     call->reason = g_strdup ("the gateway is stopping");
@@ -335,6 +351,11 @@ admit (MrSshConn *conn, const char *user, const char *sandbox_id, gboolean probe
   if (probe_only)
     return TRUE;
 
+  /* admitted before the connect call re-checks the sandbox on the runner's thread: a
+   * stop before that check refuses it, a stop after it finds it here and closes it */
+  g_mutex_lock (&shared->lock);
+  g_hash_table_insert (shared->admitted, conn, g_strdup (sandbox_id));
+  g_mutex_unlock (&shared->lock);
   connect = call_new (shared, CALL_CONNECT_TOOLBOX, sandbox_id);
   if (!call_on_runner (shared, connect))
     {
@@ -443,6 +464,11 @@ role_cleanup (MrSshConn *conn)
 {
   ConnState *state = mr_ssh_conn_get_data (conn);
 
+  Shared *shared = mr_ssh_conn_get_role_data (conn);
+
+  g_mutex_lock (&shared->lock);
+  g_hash_table_remove (shared->admitted, conn);
+  g_mutex_unlock (&shared->lock);
   if (state == NULL)
     {
       g_info ("ssh gateway: %s left before authenticating", mr_ssh_conn_get_peer_address (conn));
@@ -470,6 +496,51 @@ static const MrSshRoleOps gateway_role = {
   .dispatch = role_dispatch,
   .cleanup = role_cleanup,
 };
+
+/* Sandboxes that stop ------------------------------------------------------------------ */
+
+static gboolean
+ends_connections (MrSandboxState state)
+{
+  switch (state)
+    {
+    case MR_SANDBOX_STATE_STOPPING:
+    case MR_SANDBOX_STATE_STOPPED:
+    case MR_SANDBOX_STATE_DESTROYING:
+    case MR_SANDBOX_STATE_DESTROYED:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* On the runner's thread, as every state change */
+static void
+on_sandbox_state_changed (MrRunner *runner, const char *sandbox_id, MrSandboxState old_state,
+                          MrSandboxState new_state, gpointer user_data)
+{
+  Shared *shared = user_data;
+  GHashTableIter iter;
+  gpointer conn, id;
+  guint closed = 0;
+
+  /* TOOLBOX_ANY_SANDBOX lets sessions in whatever the sandbox's state */
+  if (!ends_connections (new_state) || mr_runner_get_option_bool (runner, "TOOLBOX_ANY_SANDBOX", FALSE))
+    return;
+  g_mutex_lock (&shared->lock);
+  g_hash_table_iter_init (&iter, shared->admitted);
+  while (g_hash_table_iter_next (&iter, &conn, &id))
+    if (g_strcmp0 (id, sandbox_id) == 0)
+      {
+        /* the connection's thread ends it and removes it from the table */
+        mr_ssh_conn_interrupt (conn);
+        closed++;
+      }
+  g_mutex_unlock (&shared->lock);
+  if (closed > 0)
+    g_message ("ssh gateway: sandbox %s is %s: closing %u connection%s", sandbox_id,
+               mr_sandbox_state_to_string (new_state), closed, closed == 1 ? "" : "s");
+}
 
 /* Options ------------------------------------------------------------------------------ */
 
@@ -531,6 +602,7 @@ gateway_setup (MrPlugin *plugin, MrRunner *runner, GError **error)
   shared->runner = runner;
   shared->tokens = mr_runner_get_ssh_access (runner);
   shared->context = g_main_context_ref_thread_default ();
+  shared->admitted = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
   self->shared = shared;
   if (public_key && *public_key)
     {
@@ -555,18 +627,31 @@ gateway_start (MrPlugin *plugin, GError **error)
 
   if (key_path == NULL || *key_path == '\0')
     {
-      /* Daytona's default is /root/.ssh/id_rsa: a test fixture keeps its own instead */
-      g_autofree char *dir = mr_runner_get_state_dir (self->runner);
-      default_path = g_build_filename (dir ? dir : g_get_tmp_dir (), "ssh_host_rsa_key", NULL);
+      /* Daytona's default is /root/.ssh/id_rsa; we keep out of ~/.ssh but still want the
+       * same key on every start, or the user's ssh refuses the second login ("REMOTE
+       * HOST IDENTIFICATION HAS CHANGED"): the user's state folder. */
+      default_path = g_build_filename (g_get_user_state_dir (), "mock-runner", "ssh_host_rsa_key", NULL);
+      key = mr_ssh_host_key_load_or_create (default_path, SSH_KEYTYPE_RSA, 2048, &created, &local);
+      if (key == NULL)
+        {
+          /* e.g. a read-only home: a key of this run only */
+          g_autofree char *dir = mr_runner_get_state_dir (self->runner);
+          g_message ("ssh gateway: %s; using a host key of this run only", local->message);
+          g_clear_error (&local);
+          g_free (default_path);
+          default_path = g_build_filename (dir ? dir : g_get_tmp_dir (), "ssh_host_rsa_key", NULL);
+          key = mr_ssh_host_key_load_or_create (default_path, SSH_KEYTYPE_RSA, 2048, &created, &local);
+        }
       key_path = default_path;
     }
-  key = mr_ssh_host_key_load_or_create (key_path, SSH_KEYTYPE_RSA, 2048, &created, &local);
+  else
+    key = mr_ssh_host_key_load_or_create (key_path, SSH_KEYTYPE_RSA, 2048, &created, &local);
   if (key == NULL)
     {
       g_set_error (error, MR_ERROR, MR_ERROR_CONFIG, "ssh gateway: %s", local->message);
       return FALSE;
     }
-  if (created && default_path == NULL)
+  if (created)
     g_message ("ssh gateway: generated a host key in %s", key_path);
 
   self->server = mr_ssh_server_new (key, &gateway_role, self->shared);
@@ -579,6 +664,8 @@ gateway_start (MrPlugin *plugin, GError **error)
       g_clear_pointer (&self->server, mr_ssh_server_free);
       return FALSE;
     }
+  self->state_handler = g_signal_connect (self->runner, "sandbox-state-changed",
+                                          G_CALLBACK (on_sandbox_state_changed), self->shared);
   g_info ("ssh gateway listening on port %u", self->port);
   return TRUE;
 }
@@ -588,6 +675,10 @@ gateway_stop (MrPlugin *plugin)
 {
   MrSshLibssh *self = MR_SSH_LIBSSH (plugin);
 
+  if (self->state_handler)
+    {
+      g_clear_signal_handler (&self->state_handler, self->runner);
+    }
   if (self->shared)
     {
       /* connection threads waiting for the runner's thread give up now */
@@ -650,7 +741,7 @@ mr_ssh_libssh_class_init (MrSshLibsshClass *klass)
 
 static const MrPluginOption options[] = {
   { "SSH_GATEWAY_PORT", "2220", "Port of the SSH gateway (0: a free port, shown in sshCommand)" },
-  { "SSH_HOST_KEY_PATH", NULL, "Host key file, generated (RSA 2048) and saved when missing [a key in the runner's private folder]" },
+  { "SSH_HOST_KEY_PATH", NULL, "Host key file, generated (RSA 2048) and saved when missing [$XDG_STATE_HOME/mock-runner/ssh_host_rsa_key]" },
   { "SSH_PUBLIC_KEY", NULL, "The key clients may use with the sandbox id as user name: an authorized_keys line, base64-encoded or not [none]" },
   { "SSH_GATEWAY_HOST", NULL, "Host name put in sshCommand [the runner's address]" },
   { NULL, NULL, NULL }
