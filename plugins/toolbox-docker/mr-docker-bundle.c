@@ -140,8 +140,11 @@ start_script (const char *dir, const char *loader_name, const char *log_file)
     "  fi\n"
     "fi\n"
     "echo $$ > \"$pidfile\"\n"
+    "# the container's own output (docker logs, the seed's first troubleshooting step) says\n"
+    "# what started and where its log is; the container's command is only sleep\n"
+    "{ echo \"mock-runner-toolboxd: starting (pid $$), its output goes to %s in this container\" > /proc/1/fd/1; } 2>/dev/null\n"
     "%s --port 2280 \"$@\" >>'%s' 2>&1\n",
-    dir, exec_line, log_file);
+    dir, log_file, exec_line, log_file);
 }
 
 /**

@@ -1,7 +1,8 @@
 // Both official toolbox clients (@daytonaio/toolbox-api-client 0.161.0 and
 // @daytona/toolbox-api-client 0.218.0) against a runner on the docker toolbox backend:
 // everything goes over HTTP into the shared container, nothing looks at the local disk.
-// Two sandboxes: what one writes, the other reads. Prints one JSON line per step.
+// Two sandboxes: what one writes, the other reads; git runs in the container too.
+// Prints one JSON line per step.
 'use strict';
 
 const { assert, createSandbox, toolboxConfiguration, emit, run } = require('./lib');
@@ -69,6 +70,36 @@ async function exercise({ tag, pkg }, writer, reader) {
   res = await procB.deleteSession(sid);
   assert.strictEqual(res.status, 204);
   emit('session', { client: tag });
+
+  // git in the container (the image's git): a clone of a repository made there, a file
+  // uploaded through one sandbox, added, committed and pushed through the other
+  const gitA = new pkg.GitApi(toolboxConfiguration(pkg, writer));
+  const gitB = new pkg.GitApi(toolboxConfiguration(pkg, reader));
+  const origin = `${base}/origin.git`;
+  const repo = `${base}/clone`;
+  res = await procA.executeCommand({
+    command: `sh -c "git init -q -b main ${base}/seed && cd ${base}/seed && echo seed > README.md && git add . && `
+      + `git -c user.name=Seed -c user.email=seed@example.com commit -q -m seed && git clone -q --bare . ${origin}"`,
+  });
+  assert.strictEqual(res.data.exitCode, 0, JSON.stringify(res.data));
+  res = await gitA.cloneRepository({ url: origin, path: repo });
+  assert.strictEqual(res.status, 200);
+  res = await gitB.getStatus(repo);
+  assert.strictEqual(res.data.currentBranch, 'main');
+  assert.deepStrictEqual(res.data.fileStatus, []);
+  res = await fsA.uploadFile(`${repo}/from-${tag}.txt`, new Blob([`from ${tag}\n`]));
+  assert.strictEqual(res.status, 200);
+  res = await gitB.addFiles({ path: repo, files: ['.'] });
+  assert.strictEqual(res.status, 200);
+  res = await gitB.commitChanges({ path: repo, message: `commit from ${tag}`, author: `Client ${tag}`, email: `c${tag}@example.com` });
+  assert.strictEqual(res.status, 200);
+  assert.ok(res.data.hash, JSON.stringify(res.data));
+  res = await gitA.pushChanges({ path: repo });
+  assert.strictEqual(res.status, 200);
+  res = await procB.executeCommand({ command: `git --git-dir=${origin} log --format=%s main` });
+  assert.strictEqual(res.data.exitCode, 0, JSON.stringify(res.data));
+  assert.strictEqual(res.data.result, `commit from ${tag}\nseed\n`);
+  emit('git', { client: tag });
 
   res = await fsA.deleteFile(base, true);
   assert.strictEqual(res.status, 204);

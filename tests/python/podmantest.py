@@ -21,11 +21,12 @@ import time
 import http.client
 
 # What the image needs for the toolbox areas the tests use: a shell for sessions and
-# PTYs, coreutils for commands, and sleep for the container's idle command.
+# PTYs, coreutils for commands, sleep for the container's idle command, and git (with the
+# pack programs of local clones and pushes) for the official clients' GitApi.
 PROGRAMS = ["sh", "bash", "sleep", "cat", "ls", "echo", "mkdir", "rm", "env", "pwd", "true", "false", "id",
             "uname", "head", "tail", "wc", "printf", "stty", "touch", "chmod", "cp", "mv", "date", "tee", "sort",
             "dirname", "basename", "test", "grep", "sed", "tr", "seq", "stat", "readlink", "whoami", "kill",
-            "base64", "ps"]
+            "base64", "ps", "git", "git-upload-pack", "git-receive-pack"]
 
 
 class PodmanUnavailable(Exception):
@@ -172,6 +173,32 @@ class PodmanEngine:
             time.sleep(0.1)
         raise PodmanUnavailable(f"podman system service did not answer: {self.service_log()}")
 
+    def serve_tcp(self):
+        """A second API service of the same storage on tcp://127.0.0.1:<free port> (DOCKER_HOST=tcp://);
+        returns that DOCKER_HOST. Stopped with the engine."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = dict(os.environ, CONTAINERS_CONF=os.path.join(self.tmp, "containers.conf"))
+        cmd = ["podman", "--root", os.path.join(self.tmp, "root"), "--runroot", os.path.join(self.tmp, "run"),
+               "--storage-driver", "vfs", "--runtime", "runc", "--cgroup-manager", "cgroupfs",
+               "system", "service", "--time", "0", f"tcp://127.0.0.1:{port}"]
+        self.tcp_proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.tcp_proc.poll() is not None:
+                raise RuntimeError(f"podman system service on tcp exited: {self.service_log()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/_ping")
+                if conn.getresponse().status == 200:
+                    return f"tcp://127.0.0.1:{port}"
+            except OSError:
+                time.sleep(0.1)
+            finally:
+                conn.close()
+        raise RuntimeError("podman system service on tcp did not answer")
+
     def _kill_leftovers(self):
         """conmon monitors of exec sessions linger after their container is gone: every
         process started for this engine names its temporary directory."""
@@ -246,6 +273,14 @@ class PodmanEngine:
 
     def stop(self):
         try:
+            tcp = getattr(self, "tcp_proc", None)
+            if tcp and tcp.poll() is None:
+                tcp.terminate()
+                try:
+                    tcp.wait(15)
+                except subprocess.TimeoutExpired:
+                    tcp.kill()
+                    tcp.wait()
             if self.proc and self.proc.poll() is None:
                 try:
                     for c in self.api("GET", "/v1.41/containers/json?all=true")[1] or []:

@@ -1,5 +1,5 @@
 """Both official toolbox clients against the docker toolbox backend (tests/node/docker.js):
-files, execute and a session in the shared container, through two sandboxes, against
+files, execute, a session and git in the shared container, through two sandboxes, against
 podman's Engine API as in test_toolbox_docker.py. Exit 77 without the npm clients or
 where podman cannot run at all."""
 import os
@@ -42,6 +42,6 @@ def test_official_toolbox_clients_in_the_shared_container(docker_runner):
     lines = mrtest.run_node("docker.js", env={"MR_URL": docker_runner.url, "MR_TOKEN": docker_runner.token})
     steps = {(line["step"], line.get("client")) for line in lines}
     for client in ("0161", "0218"):
-        for step in ("files", "execute", "session", "cleanup"):
+        for step in ("files", "execute", "session", "git", "cleanup"):
             assert (step, client) in steps, (step, client, lines)
     assert lines[-1]["step"] == "done"
