@@ -152,3 +152,48 @@ def test_a_stopped_container_is_reported_then_started_again(engine, tmp_path):
         assert r.get("/info").json()["serviceHealth"] == [{"serviceName": "toolbox", "healthy": True}]
     finally:
         r.stop()
+
+
+def test_ssh_in_the_container_sftp_tunnel_and_stop(engine, seed_runner, tmp_path):
+    import shutil
+    import subprocess
+    from test_ssh import HAVE_PLUGIN, client_options, stop_client, wait_for_port
+    if shutil.which("ssh") is None or shutil.which("sftp") is None or not HAVE_PLUGIN:
+        pytest.skip("no OpenSSH client or no ssh-libssh plugin in this build")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "id")], check=True)
+    identity = str(tmp_path / "id")
+    r = mrtest.RunnerProcess(env=runner_env(engine.docker_host, tmp_path, TOOLBOX_CONTAINER_NAME="mr-ssh",
+                                            SSH_GATEWAY_ENABLE="true", SSH_GATEWAY_PORT="0",
+                                            SSH_HOST_KEY_PATH=str(tmp_path / "hostkey")), start_timeout=180)
+    try:
+        r.create_sandbox("ssh-d")
+        access = r.post("/sandboxes/ssh-d/ssh-access").json()
+        port = int(re.search(r"-p (\d+)", access["sshCommand"]).group(1))
+        user = f"{access['token']}@127.0.0.1"
+        # sftp into the container: what lands there is the container's
+        data = os.urandom(2 * 1024 * 1024)
+        (tmp_path / "up.bin").write_bytes(data)
+        (tmp_path / "batch").write_text(f"put {tmp_path / 'up.bin'} /tmp/sftp.bin\nget /tmp/sftp.bin {tmp_path / 'back.bin'}\n")
+        p = subprocess.run(["sftp", "-b", str(tmp_path / "batch"), "-P", str(port)] + client_options(identity) + [user],
+                           capture_output=True, timeout=60)
+        assert p.returncode == 0, p
+        assert (tmp_path / "back.bin").read_bytes() == data
+        code, out = engine.exec_output("mr-ssh", ["/bin/sh", "-c", "wc -c < /tmp/sftp.bin"])
+        assert out.decode().strip() == str(len(data))
+        # ssh -N -L to a port inside the container: the toolbox daemon's own 2280
+        local = mrtest.free_port()
+        tunnel = subprocess.Popen(["ssh", "-N", "-L", f"{local}:127.0.0.1:2280", "-p", str(port)]
+                                  + client_options(identity) + [user],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            assert wait_for_port(local), "the tunnel did not open"
+            resp = mrtest.request(f"http://127.0.0.1:{local}", "GET", "/version")
+            assert resp.status == 200 and "version" in resp.json()
+            # stopping the sandbox ends its connections, in the container too
+            assert r.post("/sandboxes/ssh-d/stop").status in (200, 202)
+            assert tunnel.wait(20) == 255
+        finally:
+            if tunnel.poll() is None:
+                stop_client(tunnel)
+    finally:
+        r.stop()
