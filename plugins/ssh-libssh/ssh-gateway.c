@@ -675,10 +675,9 @@ gateway_stop (MrPlugin *plugin)
 {
   MrSshLibssh *self = MR_SSH_LIBSSH (plugin);
 
+  /* no more closing of connections on the runner's behalf */
   if (self->state_handler)
-    {
-      g_clear_signal_handler (&self->state_handler, self->runner);
-    }
+    g_clear_signal_handler (&self->state_handler, self->runner);
   if (self->shared)
     {
       /* connection threads waiting for the runner's thread give up now */
