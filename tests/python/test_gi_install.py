@@ -63,3 +63,14 @@ def test_installed_package_loads_its_pytest_plugin(tmp_path):
                              "-p", "mock_runner.pytest_plugin", str(test_file)],
                             capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_default_build_needs_no_npm_registry():
+    # `meson install` and a plain `ninja` build `all`; the README's first command must
+    # build and install without the npm registry. Meson before 1.7 puts every test
+    # dependency into `all`, so the npm install must not be one there.
+    build = os.environ["MOCK_RUNNER_BUILD_DIR"]
+    commands = subprocess.run(["ninja", "-C", build, "-t", "commands", "all"], check=True,
+                              capture_output=True, text=True, timeout=60).stdout.splitlines()
+    assert [c for c in commands if "-o src/mock-runner " in c]
+    assert not [c for c in commands if "install-clients.sh" in c]
