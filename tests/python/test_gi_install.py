@@ -91,6 +91,7 @@ def test_plugin_walkthrough_of_the_docs_builds_against_the_installed_library(tmp
     (tmp_path / "pc").mkdir()
     (tmp_path / "pc" / "mock-runner-1.0.pc").write_text(text.replace("prefix=" + prefix, "prefix=" + moved, 1))
     (library,) = glob.glob(str(root / "**" / "libmockrunner-1.so.0"), recursive=True)
+    (plugin,) = glob.glob(str(root / "**" / "plugins" / "sandbox-memory.so"), recursive=True)
 
     docs = os.path.join(os.environ["MOCK_RUNNER_SOURCE_DIR"], "docs", "plugins.md")
     with open(docs) as f:
@@ -104,7 +105,10 @@ def test_plugin_walkthrough_of_the_docs_builds_against_the_installed_library(tmp
     build_steps = subprocess.run(["sh", "-ec", "\n".join(lines[:-1])], cwd=work, env=env,
                                  capture_output=True, text=True, timeout=120)
     assert build_steps.returncode == 0, build_steps.stderr
-    proc = subprocess.Popen(["sh", "-c", "exec env " + lines[-1]], cwd=work, env=env,
+    # the moved install's plugin directory is not the one built in: search it too
+    run = lines[-1].replace("MOCK_RUNNER_PLUGIN_PATH=$PWD", "MOCK_RUNNER_PLUGIN_PATH=$PWD:" + os.path.dirname(plugin))
+    assert run != lines[-1]
+    proc = subprocess.Popen(["sh", "-c", "exec env " + run], cwd=work, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready = proc.stdout.readline()
