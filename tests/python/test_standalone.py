@@ -307,3 +307,14 @@ def test_clock_control(make_runner):
     assert r.get("/_mock/requests?path=/_mock/*").json()["count"] == 0
     assert r.post("/_mock/reset").status == 204
     assert r.get("/_mock/clock").json()["offsetSeconds"] == 0
+
+
+def test_env_example_lines_work_for_systemd_once_uncommented():
+    # data/mock-runner.env.example is also the systemd unit's EnvironmentFile, and systemd
+    # keeps an inline "# ..." as part of the value: an uncommented line must hold no comment
+    path = os.path.join(os.environ["MOCK_RUNNER_SOURCE_DIR"], "data", "mock-runner.env.example")
+    with open(path) as f:
+        assignments = [re.sub(r"^# ?", "", l.strip()) for l in f if re.match(r"^(# ?)?[A-Z_]+=", l)]
+    assert len(assignments) > 10
+    for line in assignments:
+        assert "#" not in line.split("=", 1)[1], line
