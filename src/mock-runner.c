@@ -74,6 +74,36 @@ setup_logging (const MrConfig *config, LogTarget *target, GError **error)
   return TRUE;
 }
 
+/* The runner's own options: read from the environment like plugin options (or set with
+ * -o NAME=VALUE), listed by --help. One table, so that what is read is what is listed. */
+static const MrPluginOption runner_options[] = {
+  { "STRICT", "false", "Answer 404 for unknown sandboxes where the real runners do (start, stop, resize, ...)" },
+  { "ACCEPT_ANY_TOKEN", "false", "Accept any Bearer token on the runner and toolbox routes, as the Go mock does" },
+  { "TOOLBOX_ANY_SANDBOX", "false", "Route toolbox requests for any sandbox id, even unknown or stopped ones" },
+  { "START_TIMEOUT_SEC", "300", "Bound on start-up" },
+  { "SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC", "600", "Bound on /snapshots/logs?follow=true (STRICT only)" },
+  /* the control-plane facade (docs/sdk.md) */
+  { "CONTROL_PLANE_PREFIX", "/api", "Path segment of the control-plane routes the SDKs call; off disables them" },
+  { "CONTROL_PLANE_API_KEY", NULL, "A second bearer key for the control-plane and /toolbox routes only" },
+  { NULL, NULL, NULL }
+};
+
+/* Test controls (docs/mock-api.md), read the same way. */
+static const MrPluginOption test_controls[] = {
+  { "MOCK_RUNNER_SEED", NULL, "Seed the random source behind generated ids (default: not seeded)" },
+  { "MOCK_RUNNER_TIMING", "immediate", "Lifecycle timing: immediate, manual or delay:<ms>" },
+  { "MOCK_RUNNER_JOURNAL_SIZE", "10000", "Requests kept in the journal" },
+  { NULL, NULL, NULL }
+};
+
+static void
+print_options (const MrPluginOption *options)
+{
+  for (const MrPluginOption *o = options; o->name; o++)
+    printf ("  %-33s %s%s%s%s\n", o->name, o->description, o->default_value ? " [default: " : "",
+            o->default_value ? o->default_value : "", o->default_value ? "]" : "");
+}
+
 static void
 print_help (const char *program)
 {
@@ -84,16 +114,18 @@ print_help (const char *program)
           "Settings (environment variable, flag, meaning). Flags win over the environment,\n"
           "which wins over a .env file in the working directory:\n%s\n"
           "Other options:\n"
-          "  -o, --option KEY=VALUE     Set a plugin option (see --list-plugins)\n"
+          "  -o, --option KEY=VALUE     Set a runner or plugin option (see below and --list-plugins)\n"
           "  --list-plugins             List the plugins found and their options, then exit\n"
           "  --version                  Print the version and exit\n"
           "  -h, --help                 Show this help and exit\n\n"
-          "Plugins are searched in MOCK_RUNNER_PLUGIN_PATH (colon-separated), then %s.\n\n"
-          "Test controls (also settable under /_mock/, see docs/mock-api.md):\n"
-          "  MOCK_RUNNER_SEED=N           Seed the random source behind generated ids\n"
-          "  MOCK_RUNNER_TIMING=MODE      immediate (default), manual or delay:<ms>\n"
-          "  MOCK_RUNNER_JOURNAL_SIZE=N   Requests kept in the journal [10000]\n",
-          program, variables, MR_PLUGIN_DIR);
+          "Runner options (environment variable, or -o NAME=VALUE):\n",
+          program, variables);
+  print_options (runner_options);
+  printf ("\nTest controls (environment variable, or -o NAME=VALUE; also under /_mock/, see docs/mock-api.md):\n");
+  print_options (test_controls);
+  printf ("\nPlugin options: see --list-plugins.\n"
+          "  %-33s %s\n", "MOCK_RUNNER_PLUGIN_PATH",
+          "Colon-separated plugin directories searched before " MR_PLUGIN_DIR);
 }
 
 static void
@@ -124,17 +156,12 @@ load_plugin_options (MrConfig *config)
 {
   g_auto(GStrv) path = mr_plugin_get_search_path ();
   g_autoptr(GPtrArray) plugins = mr_plugin_discover ((const char * const *) path, NULL);
-  static const char *const core_options[] = { "STRICT", "TOOLBOX_ANY_SANDBOX", "ACCEPT_ANY_TOKEN", "START_TIMEOUT_SEC",
-                                              "SNAPSHOT_LOGS_FOLLOW_TIMEOUT_SEC",
-                                              /* test controls (docs/mock-api.md) */
-                                              "MOCK_RUNNER_SEED", "MOCK_RUNNER_TIMING", "MOCK_RUNNER_JOURNAL_SIZE",
-                                              /* the control-plane facade (docs/sdk.md) */
-                                              "CONTROL_PLANE_PREFIX", "CONTROL_PLANE_API_KEY",
-                                              NULL };
+  const MrPluginOption *const tables[] = { runner_options, test_controls };
 
-  for (const char * const *name = core_options; *name; name++)
-    if (g_getenv (*name) && mr_config_get_option (config, *name) == NULL)
-      mr_config_set_option (config, *name, g_getenv (*name));
+  for (gsize t = 0; t < G_N_ELEMENTS (tables); t++)
+    for (const MrPluginOption *o = tables[t]; o->name; o++)
+      if (g_getenv (o->name) && mr_config_get_option (config, o->name) == NULL)
+        mr_config_set_option (config, o->name, g_getenv (o->name));
   for (guint i = 0; i < plugins->len; i++)
     for (const MrPluginOption *o = mr_plugin_info_get_options (plugins->pdata[i]); o && o->name; o++)
       if (g_getenv (o->name) && mr_config_get_option (config, o->name) == NULL)

@@ -2,6 +2,7 @@
 errors and non-zero exits; port 0; TLS; logging; signals."""
 import datetime
 import os
+import re
 import signal
 import socket
 import ssl
@@ -189,6 +190,26 @@ def test_help_lists_every_variable():
         assert name in p.stdout, name
 
 
+def test_help_lists_every_documented_setting_and_option():
+    # each row of docs/configuration.md's tables (settings, further settings, runner
+    # options) and the test controls of docs/mock-api.md, with its flag where it has one
+    p = subprocess.run([os.environ["MOCK_RUNNER_BIN"], "--help"], capture_output=True, text=True, timeout=10)
+    assert p.returncode == 0
+    docs = os.path.join(os.environ["MOCK_RUNNER_SOURCE_DIR"], "docs")
+    with open(os.path.join(docs, "configuration.md")) as f:
+        rows = [l for l in f.read().split("## Installed files")[0].splitlines() if l.startswith("| `")]
+    with open(os.path.join(docs, "mock-api.md")) as f:
+        rows += [l for l in f if l.startswith("| `MOCK_RUNNER_")]
+    assert len(rows) > 25
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|\n").split("|")]
+        for name in re.findall(r"`([A-Z][A-Z0-9_]+)", cells[0]):
+            assert re.search(r"^ +%s\b" % name, p.stdout, re.M), name
+        if cells[1].startswith("`--"):
+            flag = cells[1].strip("`")
+            assert re.search(r"^ +[A-Z_]+ +%s " % flag, p.stdout, re.M), flag
+
+
 def test_version_and_list_plugins():
     p = subprocess.run([os.environ["MOCK_RUNNER_BIN"], "--version"], capture_output=True, text=True, timeout=10)
     assert p.returncode == 0 and p.stdout.startswith("mock-runner ")
@@ -286,3 +307,14 @@ def test_clock_control(make_runner):
     assert r.get("/_mock/requests?path=/_mock/*").json()["count"] == 0
     assert r.post("/_mock/reset").status == 204
     assert r.get("/_mock/clock").json()["offsetSeconds"] == 0
+
+
+def test_env_example_lines_work_for_systemd_once_uncommented():
+    # data/mock-runner.env.example is also the systemd unit's EnvironmentFile, and systemd
+    # keeps an inline "# ..." as part of the value: an uncommented line must hold no comment
+    path = os.path.join(os.environ["MOCK_RUNNER_SOURCE_DIR"], "data", "mock-runner.env.example")
+    with open(path) as f:
+        assignments = [re.sub(r"^# ?", "", l.strip()) for l in f if re.match(r"^(# ?)?[A-Z_]+=", l)]
+    assert len(assignments) > 10
+    for line in assignments:
+        assert "#" not in line.split("=", 1)[1], line
