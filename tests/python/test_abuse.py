@@ -1,0 +1,539 @@
+"""Abuse: every route with bodies, queries and paths no client should send, and HTTP that
+breaks the protocol. Each answer must be a well-formed error (4xx, or a documented 5xx, with
+the documented JSON body), and the runner must stay alive, keep serving, and give back every
+descriptor and process afterwards.
+
+Inputs come from a seeded random generator (ABUSE_SEED, default 1), so a failure reproduces.
+Run against a sanitized build (meson setup -Db_sanitize=address,undefined) and the runner's
+stop() turns any AddressSanitizer, LeakSanitizer or UBSan report into a failure.
+"""
+import json
+import os
+import random
+import re
+import socket
+import time
+
+import pytest
+
+from mrtest import RunnerProcess
+
+SEED = int(os.environ.get("ABUSE_SEED", "1"))
+SANDBOX = "abuse-sb"
+TB = f"/sandboxes/{SANDBOX}/toolbox"
+LONG = "x" * 70000
+
+# Values of every JSON type a field could wrongly get. Strings stay relative and
+# harmless as file names, commands or git arguments: the toolbox really runs them.
+BAD_VALUES = [None, True, 0, -1, 1.5, 2 ** 63, -(2 ** 63) - 1, 10 ** 30, 1e308, "", "fz", "-1",
+              "a\u0000b", LONG, [], ["fz", None], {}, {"k": None}, {"k": [1]}]
+# Values JSON cannot carry through json.dumps: raw text put in place of a field's value
+RAW_VALUES = [b'"\xff\xfe"', b'"\xed\xa0\x80"', b"1e999", b"-0", b'"\\ud800"', b"01", b"NaN"]
+MALFORMED = [b"", b"{", b"}", b'{"a":', b"[1,2", b"nul", b"\xff\xfe{}", b'{"a":"\xff"}', b"{}}",
+             b"{}{}", b'"unterminated', b"[" * 5000, b'{"a":' * 3000, b"\x00", b"{\x00}",
+             b"null", b"1", b'"s"', b"[]", b"true", b"-1e400"]
+
+# (method, path, fields). {id} is a sandbox id; field names from docs/*.md.
+RUNNER_ROUTES = [
+    ("POST", "/sandboxes", ["id", "userId", "snapshot", "osUser", "cpuQuota", "gpuQuota", "memoryQuota",
+                            "storageQuota", "env", "metadata", "networkBlockAll", "volumes", "registry",
+                            "entrypoint", "authToken", "name", "networkAllowList"]),
+    ("GET", "/sandboxes/fz-1", []),
+    ("POST", "/sandboxes/fz-1/start", ["authToken", "metadata"]),
+    ("POST", "/sandboxes/fz-1/stop", ["force"]),
+    ("POST", "/sandboxes/fz-1/destroy", []),
+    ("DELETE", "/sandboxes/fz-1", []),
+    ("POST", "/sandboxes/fz-1/backup", ["snapshot", "registry", "authToken"]),
+    ("POST", "/sandboxes/fz-1/resize", ["cpu", "memory", "disk", "gpu"]),
+    ("POST", "/sandboxes/fz-1/network-settings", ["networkBlockAll", "networkAllowList", "networkLimitEgress"]),
+    ("POST", "/sandboxes/fz-1/recover", ["userId", "snapshot", "osUser", "cpuQuota", "errorReason", "backupErrorReason"]),
+    ("POST", "/sandboxes/fz-1/is-recoverable", ["errorReason"]),
+    ("POST", "/sandboxes/fz-1/snapshot-from-sandbox", ["name", "registry"]),
+    ("POST", "/sandboxes/fz-1/ssh-access", ["expiresInMinutes"]),
+    ("DELETE", "/sandboxes/fz-1/ssh-access", []),
+    ("GET", "/sandboxes/ssh-access/validate?token=fz", []),
+    ("POST", "/snapshots/pull", ["snapshot", "registry", "destinationRegistry", "destinationRef", "newTag"]),
+    ("POST", "/snapshots/build", ["snapshot", "dockerfile", "organizationId", "context", "registry",
+                                  "pushToInternalRegistry", "sourceRegistries"]),
+    ("POST", "/snapshots/tag", ["sourceImage", "targetImage"]),
+    ("GET", "/snapshots/exists?snapshot=fz", []),
+    ("GET", "/snapshots/info?snapshot=fz", []),
+    ("POST", "/snapshots/remove?snapshot=fz", []),
+    ("GET", "/snapshots/logs?snapshotRef=fz&follow=fz", []),
+    ("POST", "/snapshots/inspect", ["snapshot", "registry"]),
+    ("GET", "/info", []),
+    ("GET", "/metrics", []),
+    ("GET", "/", []),
+]
+
+MOCK_ROUTES = [
+    ("GET", "/_mock/requests?method=%00&path=%ff&sandboxId=" + "y" * 5000, []),
+    ("POST", "/_mock/seed", ["seed"]),
+    ("PUT", "/_mock/timing", ["mode", "delayMs"]),
+    ("PUT", "/_mock/timing/fz-1", ["mode", "delayMs"]),
+    ("DELETE", "/_mock/timing/fz-1", []),
+    ("POST", "/_mock/timing/advance", ["sandboxId"]),
+    ("POST", "/_mock/clock", ["advanceSeconds"]),
+    # a rule narrow enough to match nothing this test sends, whatever one field becomes
+    ("POST", "/_mock/faults", ["method", "path", "sandboxId", "action", "status", "code", "message",
+                               "delayMs", "times", "probability"]),
+    ("DELETE", "/_mock/faults/fz-1", []),
+    ("PUT", "/_mock/state", ["version", "sandboxes", "images", "toolbox", "ssh"]),
+]
+FAULT_BASE = {"method": "PATCH", "path": "/no-such-route-ever", "sandboxId": "no-such-sandbox"}
+
+CP_ROUTES = [
+    ("POST", "/api/sandbox", ["name", "snapshot", "user", "env", "labels", "cpu", "gpu", "memory", "disk",
+                              "public", "target", "autoStopInterval", "autoArchiveInterval",
+                              "autoDeleteInterval", "volumes", "buildInfo", "networkBlockAll",
+                              "networkAllowList"]),
+    ("GET", "/api/sandbox?labels=%7Bbad&limit=-1&cursor=%00&states=%ff", []),
+    ("GET", "/api/sandbox/paginated?page=-1&limit=99999999999999999999", []),
+    ("GET", "/api/sandbox/fz-1", []),
+    ("POST", "/api/sandbox/fz-1/start", []),
+    ("POST", "/api/sandbox/fz-1/stop?force=%ff", []),
+    ("DELETE", "/api/sandbox/fz-1", []),
+    ("GET", "/api/sandbox/fz-1/toolbox-proxy-url", []),
+    ("PUT", "/api/sandbox/fz-1/labels", ["labels"]),
+    ("POST", "/api/sandbox/fz-1/autostop/-1", []),
+    ("POST", "/api/sandbox/fz-1/autoarchive/99999999999999999999", []),
+    ("POST", "/api/sandbox/fz-1/autodelete/x", []),
+    ("GET", "/api/config", []),
+    ("GET", "/api/socket.io/?EIO=4&transport=polling", []),
+]
+
+TOOLBOX_ROUTES = [
+    ("GET", "/version", []),
+    ("GET", "/project-dir", []),
+    ("GET", "/work-dir", []),
+    ("GET", "/user-home-dir", []),
+    ("POST", "/init", ["token"]),
+    ("GET", "/files?path=%00", []),
+    ("GET", "/files/info?path=" + "z" * 5000, []),
+    ("GET", "/files/download?path=%ff", []),
+    ("GET", "/files/find?path=fz&pattern=%00", []),
+    ("GET", "/files/search?path=fz&pattern=[", []),
+    ("POST", "/files/folder?path=fz-dir&mode=zz", []),
+    ("POST", "/files/move?source=fz-none&destination=fz-none2", []),
+    ("POST", "/files/permissions?path=fz-none&mode=99999999999", []),
+    ("POST", "/files/replace", ["files", "pattern", "newValue"]),
+    ("POST", "/files/bulk-download", ["paths"]),
+    ("POST", "/env", ["set", "unset", "unsetValuePrefix"]),
+    ("GET", "/port", []),
+    ("GET", "/port/-1/in-use", []),
+    ("GET", "/port/99999999999999999999/in-use", []),
+    ("GET", "/system/metrics", []),
+    ("POST", "/process/execute", ["command", "cwd", "timeout", "envs"]),
+    ("POST", "/process/code-run", ["code", "language", "argv", "envs", "timeout"]),
+    ("POST", "/process/session", ["sessionId"]),
+    ("GET", "/process/session/fz-none", []),
+    ("DELETE", "/process/session/fz-none", []),
+    ("POST", "/process/session/fz-none/exec", ["command", "runAsync", "async", "suppressInputEcho"]),
+    ("GET", "/process/session/fz-none/command/fz-none", []),
+    ("GET", "/process/session/fz-none/command/fz-none/logs?follow=%ff", []),
+    ("POST", "/process/session/fz-none/command/fz-none/input", ["data"]),
+    ("POST", "/process/pty", ["id", "cwd", "envs", "cols", "rows", "lazyStart"]),
+    ("GET", "/process/pty/fz-none", []),
+    ("DELETE", "/process/pty/fz-none", []),
+    ("POST", "/process/pty/fz-none/resize", ["cols", "rows"]),
+    ("GET", "/process/interpreter/context", []),
+    ("POST", "/process/interpreter/context", ["cwd", "language"]),
+    ("DELETE", "/process/interpreter/context/fz-none", []),
+    ("POST", "/git/clone", ["url", "path", "branch", "commit_id", "username", "password", "depth"]),
+    ("GET", "/git/status?path=%00", []),
+    ("POST", "/git/add", ["path", "files"]),
+    ("POST", "/git/commit", ["path", "message", "author", "email", "allow_empty"]),
+    ("GET", "/git/branches?path=fz-none", []),
+    ("POST", "/git/branches", ["path", "name"]),
+    ("DELETE", "/git/branches", ["path", "name"]),
+    ("POST", "/git/checkout", ["path", "branch"]),
+    ("GET", "/git/history?path=fz-none", []),
+    ("POST", "/git/pull", ["path", "username", "password", "remote", "branch"]),
+    ("POST", "/git/push", ["path", "username", "password", "remote", "branch", "set_upstream"]),
+    ("POST", "/git/init", ["path", "bare", "initial_branch"]),
+    ("GET", "/git/remotes?path=fz-none", []),
+    ("POST", "/git/remotes", ["path", "name", "url", "fetch", "overwrite"]),
+    ("GET", "/git/config?key=%00&scope=%ff", []),
+    ("POST", "/git/config", ["key", "value", "scope", "path"]),
+    ("POST", "/git/config/user", ["name", "email", "scope", "path"]),
+    ("POST", "/git/reset", ["path", "mode", "target", "files"]),
+    ("POST", "/git/restore", ["path", "files", "staged", "worktree", "source"]),
+    ("POST", "/lsp/did-open", ["languageId", "pathToProject", "uri"]),
+    ("POST", "/lsp/completions", ["languageId", "pathToProject", "uri", "position", "context"]),
+    ("GET", "/lsp/document-symbols?languageId=%00&uri=%ff", []),
+    ("GET", "/lsp/workspacesymbols?query=%00", []),
+    ("POST", "/computeruse/mouse/move", ["x", "y"]),
+]
+
+# 5xx answers the documentation gives for what a client sends (docs/toolbox.md)
+DOCUMENTED_5XX = {
+    "/lsp/": {500},
+    "/computeruse/": {503},
+    "/process/interpreter/context": {500},   # a worker that cannot start (a missing cwd)
+    "/process/pty": {500},                   # failed to start PTY session (a missing cwd)
+    "/env": {500},                           # setenv: invalid argument
+    "/process/session": {500},               # the shell cannot start
+}
+# the Go mock's answer to a resize of an unknown sandbox without STRICT
+# (test_runner_api.py::test_resize_unknown_is_500_in_lenient_mode)
+RESIZE = re.compile(r"^/sandboxes/[^/]+/resize$")
+
+
+# HTTP over raw sockets ------------------------------------------------------------
+
+class Conn:
+    """One keep-alive connection; reconnects when the server closes it."""
+
+    def __init__(self, port, timeout=20):
+        self.port, self.timeout = port, timeout
+        self.sock = self.file = None
+
+    def open(self):
+        self.close()
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+        self.file = self.sock.makefile("rb")
+
+    def close(self):
+        if self.file:
+            self.file.close()
+        if self.sock:
+            self.sock.close()
+        self.sock = self.file = None
+
+    def send(self, data):
+        if self.sock is None:
+            self.open()
+        self.sock.sendall(data)
+
+    def response(self):
+        resp = read_response(self.file)
+        if resp is None or (resp["headers"].get("connection", "").lower() == "close"):
+            self.close()
+        return resp
+
+    def exchange(self, data):
+        """One request and its response. libsoup closes a connection after the 400 of a
+        request it cannot parse without saying so: a reused connection that ends
+        before any answer is retried once on a new one, as HTTP clients do."""
+        for attempt in (1, 2):
+            reused = self.sock is not None
+            try:
+                self.send(data)
+                resp = self.response()
+            except (ConnectionResetError, BrokenPipeError):
+                self.close()
+                resp = None
+            if resp is not None or not reused:
+                return resp
+        return resp
+
+
+def read_response(f):
+    """Parses one HTTP/1.1 response from @f, or None when the connection ends before one."""
+    line = f.readline(65537)
+    if not line:
+        return None
+    parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+    assert len(parts) >= 2 and parts[0] in ("HTTP/1.1", "HTTP/1.0") and parts[1].isdigit() \
+        and len(parts[1]) == 3, f"malformed status line {line!r}"
+    status = int(parts[1])
+    headers = {}
+    while True:
+        h = f.readline(65537)
+        assert h, "connection closed inside the response headers"
+        if h in (b"\r\n", b"\n"):
+            break
+        name, _, value = h.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = b""
+    if status in (101, 204, 304) or 100 <= status < 200:
+        pass
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        while True:
+            size = int(f.readline(1000).split(b";")[0].strip(), 16)
+            chunk = f.read(size + 2)
+            body += chunk[:size]
+            if size == 0:
+                break
+    elif "content-length" in headers:
+        body = f.read(int(headers["content-length"]))
+    else:
+        body = f.read()
+    return {"status": status, "headers": headers, "body": body}
+
+
+def build(method, path, body=None, headers=None, token="test-token", version="HTTP/1.1"):
+    hdrs = {"Host": "127.0.0.1"}
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    if body is not None:
+        hdrs["Content-Type"] = "application/json"
+        hdrs["Content-Length"] = str(len(body))
+    hdrs.update(headers or {})
+    head = f"{method} {path} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items() if v is not None)
+    return head.encode("latin-1") + b"\r\n" + (body or b"")
+
+
+def raw_exchange(port, data, timeout=10, shut=False):
+    """Sends @data on a new connection (optionally half-closing), returns every response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        f = s.makefile("rb")
+        out = []
+        try:
+            while True:
+                r = read_response(f)
+                if r is None:
+                    break
+                out.append(r)
+                if r["headers"].get("connection", "").lower() == "close" or r["status"] == 101:
+                    break
+        except (ConnectionResetError, socket.timeout):
+            pass
+        f.close()
+        return out
+
+
+# Checks -----------------------------------------------------------------------------
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def children(pid):
+    """Every live (non-zombie) descendant of @pid."""
+    by_parent = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                by_parent.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for c in by_parent.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def documented_5xx(route):
+    if RESIZE.match(route):
+        return {500}
+    return {s for prefix, codes in DOCUMENTED_5XX.items() if route.startswith(prefix) for s in codes}
+
+
+def check_answer(runner, method, path, resp, what, common_body=True, route=None):
+    where = f"{method} {path[:120]} {what[:200]!r}"
+    assert runner.proc.poll() is None, f"the runner died on {where}: {runner.read_stderr()[-3000:]}"
+    assert resp is not None, f"no answer to {where}"
+    status = resp["status"]
+    assert 200 <= status < 600, f"{where}: status {status}"
+    if status >= 500:
+        assert status in documented_5xx(route or path), f"{where}: undocumented {status} {resp['body'][:300]!r}"
+    if status >= 400 and resp["body"]:
+        ctype = resp["headers"].get("content-type", "")
+        if "json" in ctype:
+            try:
+                doc = json.loads(resp["body"])
+            except ValueError as e:
+                raise AssertionError(f"{where}: {status} body is no JSON ({e}): {resp['body'][:300]!r}")
+            assert isinstance(doc, dict), f"{where}: error body {resp['body'][:200]!r}"
+            if common_body:
+                assert doc.get("statusCode") == status and isinstance(doc.get("message"), str), \
+                    f"{where}: error body {resp['body'][:300]!r}"
+        else:
+            assert not common_body, f"{where}: {status} with Content-Type {ctype!r}: {resp['body'][:200]!r}"
+
+
+def assert_serving(runner):
+    r = runner.get("/")
+    assert r.status == 200, r
+    assert runner.get("/info").status == 200
+
+
+def bodies_for(fields, base, rng):
+    """Bodies for one route: malformed JSON, wrong top-level types, and each field wrong."""
+    out = list(MALFORMED)
+    for name in fields:
+        for v in BAD_VALUES:
+            doc = dict(base)
+            doc[name] = v
+            out.append(json.dumps(doc).encode())
+        for raw in RAW_VALUES:
+            doc = dict(base)
+            doc[name] = "@@RAW@@"
+            out.append(json.dumps(doc).encode().replace(b'"@@RAW@@"', raw))
+    # a few whole bodies of random fields and values, different for each seed
+    for _ in range(3):
+        doc = {rng.choice(fields or ["x"]): rng.choice(BAD_VALUES) for _ in range(rng.randint(1, 4))}
+        out.append(json.dumps(doc).encode())
+    return out
+
+
+def fuzz_routes(runner, routes, prefix="", base=None, common_body=True):
+    """Sends every body to every route; fails with the wrong answers, at most one a route."""
+    rng = random.Random(f"{SEED}:{prefix}:{len(routes)}")
+    conn = Conn(runner.port)
+    failures = {}
+    try:
+        for method, path, fields in routes:
+            full = prefix + path
+            bodies = bodies_for(fields, base or {}, rng) if method in ("POST", "PUT", "DELETE") else [None]
+            for body in bodies:
+                resp = conn.exchange(build(method, full, body))
+                try:
+                    check_answer(runner, method, full, resp, repr(body), common_body, route=path)
+                except AssertionError as e:
+                    if runner.proc.poll() is not None:
+                        raise
+                    failures.setdefault((method, path), str(e).split("\n")[0])
+    finally:
+        conn.close()
+    assert not failures, "\n".join(failures.values())
+
+
+# The runner -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory):
+    # every directory the toolbox could write to or resolve ".." into stays inside tmp
+    root = tmp_path_factory.mktemp("abuse")
+    work = root / "a" / "b" / "work"
+    work.mkdir(parents=True)
+    (root / "tmp").mkdir()
+    r = RunnerProcess(env={"TOOLBOX_WORK_DIR": str(work), "TOOLBOX_HOME_DIR": str(work),
+                           "TMPDIR": str(root / "tmp"), "MOCK_RUNNER_SEED": "7"})
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def fresh(runner):
+    """A reset runner with a started sandbox; afterwards the runner still serves."""
+    assert runner.post("/_mock/reset").status == 204
+    runner.create_sandbox(SANDBOX)
+    yield runner
+    assert_serving(runner)
+
+
+def test_runner_api_bodies(fresh):
+    fuzz_routes(fresh, RUNNER_ROUTES, base={"id": "fz-1", "snapshot": "fz"})
+
+
+def test_mock_api_bodies(fresh):
+    fuzz_routes(fresh, MOCK_ROUTES, base=FAULT_BASE)
+    assert fresh.delete("/_mock/faults").status == 204
+
+
+def test_control_plane_bodies(fresh):
+    fuzz_routes(fresh, CP_ROUTES, common_body=False)
+
+
+@pytest.mark.parametrize("prefix", [TB, f"/toolbox/{SANDBOX}"])
+def test_toolbox_bodies(fresh, prefix):
+    fuzz_routes(fresh, TOOLBOX_ROUTES, prefix=prefix, common_body=False)
+
+
+# Path segments ------------------------------------------------------------------------
+
+SEGMENTS = ["%00", "a%00b", "%2F", "a%2Fb", "..", "%2E%2E", "..%2F..", "%ff", "%C0%AF", "%zz", "%",
+            "%25", "%20", ";", "~", "x" * 8000, "\x7f", "%0A", "%0D%0A", "*", "{id}"]
+# (method, template, common error body): {} is replaced by each segment
+PATH_ROUTES = [
+    ("GET", "/sandboxes/{}", True),
+    ("POST", "/sandboxes/{}/start", True),
+    ("POST", "/sandboxes/{}/stop", True),
+    ("POST", "/sandboxes/{}/destroy", True),
+    ("DELETE", "/sandboxes/{}", True),
+    ("POST", "/sandboxes/{}/backup", True),
+    ("POST", "/sandboxes/{}/resize", True),
+    ("POST", "/sandboxes/{}/network-settings", True),
+    ("POST", "/sandboxes/{}/recover", True),
+    ("POST", "/sandboxes/{}/is-recoverable", True),
+    ("POST", "/sandboxes/{}/snapshot-from-sandbox", True),
+    ("POST", "/sandboxes/{}/ssh-access", True),
+    ("DELETE", "/sandboxes/{}/ssh-access", True),
+    ("GET", "/sandboxes/{}/toolbox/version", False),
+    ("GET", "/snapshots/{}", True),
+    ("GET", "/{}", True),
+    ("PUT", "/_mock/timing/{}", True),
+    ("DELETE", "/_mock/timing/{}", True),
+    ("DELETE", "/_mock/faults/{}", True),
+    ("GET", "/api/sandbox/{}", False),
+    ("POST", "/api/sandbox/{}/start", False),
+    ("POST", "/api/sandbox/{}/stop", False),
+    ("DELETE", "/api/sandbox/{}", False),
+    ("PUT", "/api/sandbox/{}/labels", False),
+    ("POST", "/api/sandbox/fz-1/autostop/{}", False),
+    ("GET", "/api/sandbox/{}/toolbox-proxy-url", False),
+    ("GET", "/toolbox/{}/version", False),
+    ("GET", "/api/toolbox/{}/toolbox/version", False),
+    ("GET", f"{TB}/process/session/{{}}", False),
+    ("POST", f"{TB}/process/session/{{}}/exec", False),
+    ("GET", f"{TB}/process/session/{{}}/command/{{}}", False),
+    ("POST", f"{TB}/process/session/{{}}/command/{{}}/input", False),
+    ("DELETE", f"{TB}/process/session/{{}}", False),
+    ("GET", f"{TB}/process/pty/{{}}", False),
+    ("DELETE", f"{TB}/process/pty/{{}}", False),
+    ("POST", f"{TB}/process/pty/{{}}/resize", False),
+    ("DELETE", f"{TB}/process/interpreter/context/{{}}", False),
+    ("GET", f"{TB}/port/{{}}/in-use", False),
+    ("GET", f"{TB}/files/{{}}", False),
+    ("GET", f"{TB}/{{}}", False),
+    ("GET", f"{TB}/proxy/{{}}/x", False),
+]
+
+
+def test_path_segments(fresh):
+    conn = Conn(fresh.port)
+    failures = {}
+    try:
+        for method, template, common_body in PATH_ROUTES:
+            for seg in SEGMENTS:
+                path = template.replace("{}", seg)
+                body = b"{}" if method in ("POST", "PUT") else None
+                resp = conn.exchange(build(method, path, body))
+                try:
+                    check_answer(fresh, method, path, resp, seg[:20], common_body, route=template)
+                except AssertionError as e:
+                    if fresh.proc.poll() is not None:
+                        raise
+                    failures.setdefault((method, template, seg[:20]), str(e).split("\n")[0][:500])
+    finally:
+        conn.close()
+    assert not failures, "\n".join(failures.values())
+
+
+# Bugs the abuse found, one by one ----------------------------------------------------
+
+def test_undecodable_sandbox_id_is_a_missing_route(fresh):
+    """An id with an escaped NUL used to reach the sandbox plugin as NULL: a crash."""
+    for method, path in [("POST", "/sandboxes/a%00b/start"), ("GET", "/sandboxes/%00"),
+                         ("POST", "/api/sandbox/%00/start"), ("GET", f"{TB}/process/session/%2500")]:
+        r = fresh.request(method, path, body={} if method == "POST" else None)
+        assert r.status == 404, (path, r)
+        assert fresh.proc.poll() is None
+
+
+def test_info_sums_huge_quotas_without_overflow(fresh):
+    """Two sandboxes of int64-max CPUs: the sum used to overflow (undefined behaviour)."""
+    top = 2 ** 63 - 1
+    fresh.create_sandbox("huge-1", cpuQuota=top, memoryQuota=top, storageQuota=top)
+    fresh.create_sandbox("huge-2", cpuQuota=top, memoryQuota=top, storageQuota=top)
+    m = fresh.get("/info").json()["metrics"]
+    assert (m["currentAllocatedCpu"], m["currentAllocatedMemoryGiB"], m["currentAllocatedDiskGiB"]) == (top, top, top)
+
+
+@pytest.mark.parametrize("method, path", [("DELETE", "/_mock/faults/%FF"), ("GET", "/api/sandbox/%C0%AF"),
+                                          ("GET", "/sandboxes/%FF/toolbox/version")])
+def test_error_bodies_stay_utf8(fresh, method, path):
+    """Client bytes that are not UTF-8 used to be copied into the JSON body as they were."""
+    r = fresh.request(method, path)
+    assert r.status == 404
+    assert "\ufffd" in json.loads(r.body.decode("utf-8"))["message"]
