@@ -274,16 +274,20 @@ def build(method, path, body=None, headers=None, token="test-token", version="HT
     return head.encode("latin-1") + b"\r\n" + (body or b"")
 
 
-def raw_exchange(port, data, timeout=10, shut=False):
-    """Sends @data on a new connection (optionally half-closing), returns every response."""
+def raw_exchange(port, data, timeout=10, shut=False, count=None):
+    """Sends @data on a new connection and returns the responses: all of them until the
+    server closes (after a half-close when @shut), or the first @count."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        if shut:
-            s.shutdown(socket.SHUT_WR)
+        try:
+            s.sendall(data)
+            if shut:
+                s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass   # the server may answer and close before it read everything
         f = s.makefile("rb")
         out = []
         try:
-            while True:
+            while count is None or len(out) < count:
                 r = read_response(f)
                 if r is None:
                     break
@@ -409,8 +413,23 @@ def runner(tmp_path_factory):
     (root / "tmp").mkdir()
     r = RunnerProcess(env={"TOOLBOX_WORK_DIR": str(work), "TOOLBOX_HOME_DIR": str(work),
                            "TMPDIR": str(root / "tmp"), "MOCK_RUNNER_SEED": "7"})
+    # what a reset runner holds once its toolbox has served a request
+    r.create_sandbox(SANDBOX)
+    assert r.get(f"{TB}/version").status == 200
+    assert r.post("/_mock/reset").status == 204
+    r.baseline_fds = settle(lambda: fd_count(r.proc.pid), lambda n: True)
     yield r
     r.stop()
+
+
+def settle(measure, good, timeout=10):
+    """Measures until good(value) holds or @timeout passes; returns the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = measure()
+        if good(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -537,3 +556,170 @@ def test_error_bodies_stay_utf8(fresh, method, path):
     r = fresh.request(method, path)
     assert r.status == 404
     assert "\ufffd" in json.loads(r.body.decode("utf-8"))["message"]
+
+
+# The HTTP protocol ---------------------------------------------------------------------
+
+AUTH = b"Authorization: Bearer test-token\r\n"
+WS = (b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+
+
+def http(first_line, headers=b"", body=b"", host=True):
+    return first_line.encode() + b"\r\n" + (b"Host: 127.0.0.1\r\n" if host else b"") + AUTH + headers + b"\r\n" + body
+
+
+# (name, bytes, half-close after sending, statuses allowed in order; None: any 4xx, or none)
+PROTOCOL_CASES = [
+    ("cut in the request line", b"GET /sandb", True, None),
+    ("cut in the headers", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: ", True, None),
+    ("garbage", b"\x00\x01\x02\xff\r\n\r\n", True, None),
+    ("no version", b"GET /\r\n\r\n", True, None),
+    # 505 HTTP Version Not Supported and 501 Not Implemented (an unknown transfer coding) are
+    # libsoup's answers, as RFC 9110 and 9112 want them
+    ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", True, [505]),
+    ("HTTP/9.9", http("GET / HTTP/9.9"), True, [505]),
+    ("unknown method", http("FROB /info HTTP/1.1"), True, [404]),
+    ("absolute URI", http("GET http://127.0.0.1/info HTTP/1.1"), True, [200]),
+    ("asterisk", http("OPTIONS * HTTP/1.1"), True, None),
+    ("HTTP/1.0 without Host", http("GET /info HTTP/1.0", host=False), True, [200]),
+    ("HTTP/1.1 without Host", http("GET /info HTTP/1.1", host=False), True, [400]),
+    ("two Hosts", http("GET /info HTTP/1.1", b"Host: other\r\n"), True, None),
+    ("dot segments", http("GET /sandboxes/../_mock/requests HTTP/1.1"), True, None),
+    ("encoded dot segments", http("GET /sandboxes/%2e%2e/info HTTP/1.1"), True, None),
+    ("a very long path", http("GET /" + "a/" * 40000 + " HTTP/1.1"), True, None),
+    ("a huge header", http("GET /info HTTP/1.1", b"X-Big: " + b"b" * 200000 + b"\r\n"), True, None),
+    ("many headers", http("GET /info HTTP/1.1", b"".join(b"X-%d: v\r\n" % i for i in range(20000))), True, None),
+    ("a header without colon", http("GET /info HTTP/1.1", b"NoColonHere\r\n"), True, None),
+    ("a NUL in a header", http("GET /info HTTP/1.1", b"X-A: a\x00b\r\n"), True, None),
+    ("a bare LF", b"GET /info HTTP/1.1\nHost: x\n" + AUTH + b"\n", True, None),
+    ("a huge Content-Length", http("POST /sandboxes HTTP/1.1", b"Content-Length: 99999999999999999999\r\n"), True, None),
+    ("a negative Content-Length", http("POST /sandboxes HTTP/1.1", b"Content-Length: -5\r\n", b"{}"), True, [400]),
+    ("two Content-Lengths", http("POST /sandboxes HTTP/1.1", b"Content-Length: 2\r\nContent-Length: 5\r\n", b"{}"),
+     True, None),
+    ("a body shorter than its length", http("POST /sandboxes HTTP/1.1", b"Content-Length: 100\r\n", b"{}"), True,
+     None),
+    ("a body longer than its length",
+     http("POST /snapshots/exists HTTP/1.1", b"Content-Length: 2\r\n", b"{}GARBAGE / HTTP/1.1\r\n\r\n"), True,
+     None),
+    ("a chunked body cut short",
+     http("POST /sandboxes HTTP/1.1", b"Transfer-Encoding: chunked\r\n", b"10\r\n{\"id\":"), True, None),
+    ("a bad chunk size", http("POST /sandboxes HTTP/1.1", b"Transfer-Encoding: chunked\r\n", b"zz\r\n{}\r\n0\r\n\r\n"),
+     True, None),
+    ("a huge chunk size",
+     http("POST /sandboxes HTTP/1.1", b"Transfer-Encoding: chunked\r\n", b"ffffffffffffffffff\r\n{}\r\n"), True, None),
+    ("chunked and a length",
+     http("POST /sandboxes HTTP/1.1", b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", b"2\r\n{}\r\n0\r\n\r\n"),
+     True, None),
+    ("an unknown transfer coding", http("POST /sandboxes HTTP/1.1", b"Transfer-Encoding: gzip\r\n", b"{}"), True,
+     [501]),
+    ("Expect: 100-continue and no body", http("POST /sandboxes HTTP/1.1",
+                                              b"Expect: 100-continue\r\nContent-Length: 10\r\n"), True, None),
+    ("an unknown Expect", http("POST /sandboxes HTTP/1.1", b"Expect: teapot\r\nContent-Length: 2\r\n", b"{}"), True,
+     None),
+    ("text/plain JSON", http("POST /snapshots/inspect HTTP/1.1", b"Content-Type: text/plain\r\nContent-Length: 2\r\n",
+                             b"{}"), True, [400]),
+    ("multipart to a JSON route",
+     http("POST /sandboxes HTTP/1.1", b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 2\r\n", b"{}"),
+     True, [400]),
+    ("a JSON body to a GET", http("GET /info HTTP/1.1", b"Content-Length: 2\r\n", b"{}"), True, [200]),
+    ("pipelined",
+     http("GET / HTTP/1.1") + http("GET /info HTTP/1.1") + http("GET /nope HTTP/1.1") + http("GET / HTTP/1.1"),
+     False, [200, 200, 404, 200]),
+    ("pipelined after a bad body", http("POST /snapshots/inspect HTTP/1.1", b"Content-Length: 1\r\n", b"{")
+     + http("GET / HTTP/1.1"), False, [400, 200]),
+    ("WebSocket upgrade of a plain route", http("GET /info HTTP/1.1", WS), True, None),
+    ("WebSocket upgrade of a POST route", http("POST /sandboxes HTTP/1.1", WS + b"Content-Length: 2\r\n", b"{}"), True,
+     None),
+    ("WebSocket upgrade of the health route", http("GET / HTTP/1.1", WS), True, None),
+    ("WebSocket upgrade of an unknown route", http("GET /nope HTTP/1.1", WS), True, [404]),
+]
+
+# WebSocket routes, with handshakes that must fail
+WS_ROUTES = [f"{TB}/process/pty/fz-none/connect", f"{TB}/process/pty/create-connect?id=fz-ws",
+             f"{TB}/process/interpreter/execute", f"{TB}/process/session/fz-none/command/fz-none/logs?follow=true",
+             "/api/socket.io/?EIO=4&transport=websocket"]
+BAD_HANDSHAKES = [
+    ("no key", b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"),
+    ("a short key", b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: abc\r\n"),
+    ("version 8", b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 8\r\n"
+                  b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
+    ("no version", b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
+    ("no Connection", b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
+    ("Upgrade: h2c", b"Connection: Upgrade\r\nUpgrade: h2c\r\nSec-WebSocket-Version: 13\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
+    ("a huge protocol list", WS + b"Sec-WebSocket-Protocol: " + b"p," * 30000 + b"p\r\n"),
+    ("a POST", WS + b"Content-Length: 2\r\n"),
+]
+
+
+def test_protocol_abuse(fresh):
+    failures = []
+    for name, data, shut, expected in PROTOCOL_CASES:
+        try:
+            answers = raw_exchange(fresh.port, data, shut=shut, count=None if shut else len(expected))
+        except (ConnectionResetError, BrokenPipeError):
+            answers = []
+        statuses = [a["status"] for a in answers]
+        assert fresh.proc.poll() is None, f"the runner died on {name}: {fresh.read_stderr()[-3000:]}"
+        if expected is not None:
+            if statuses != expected:
+                failures.append(f"{name}: {statuses} (expected {expected}) {answers[-1:]!r:.300}")
+        elif any(s >= 500 or s == 101 for s in statuses):
+            failures.append(f"{name}: {statuses} {answers!r:.300}")
+        for a in answers:
+            if a["status"] >= 400 and "json" in a["headers"].get("content-type", ""):
+                try:
+                    json.loads(a["body"])
+                except ValueError:
+                    failures.append(f"{name}: a body that is no JSON: {a['body'][:200]!r}")
+        assert_serving(fresh)
+    assert not failures, "\n".join(failures)
+
+
+def test_websocket_handshakes_that_must_fail(fresh):
+    failures = []
+    for route in WS_ROUTES:
+        for name, headers in BAD_HANDSHAKES:
+            method = "POST" if name == "a POST" else "GET"
+            body = b"{}" if method == "POST" else b""
+            answers = raw_exchange(fresh.port, http(f"{method} {route} HTTP/1.1", headers, body), shut=True)
+            assert fresh.proc.poll() is None, f"the runner died on {route} {name}: {fresh.read_stderr()[-3000:]}"
+            statuses = [a["status"] for a in answers]
+            if name == "a huge protocol list":
+                ok = all(s < 500 for s in statuses)       # a valid handshake: 101 is fine
+            else:
+                ok = all(400 <= s < 500 for s in statuses)
+            if not ok:
+                failures.append(f"{route} {name}: {statuses} {answers!r:.300}")
+    assert_serving(fresh)
+    assert not failures, "\n".join(failures)
+
+
+def test_connections_left_open_do_not_block_others(fresh):
+    """Clients that stop mid-request hold nothing the others need."""
+    idle = []
+    try:
+        for data in [b"GET / HTTP/1.1\r\nHost: x\r\n", b"POST /sandboxes HTTP/1.1\r\nHost: x\r\n" + AUTH
+                     + b"Content-Length: 100\r\n\r\n{", b"POST /sandboxes HTTP/1.1\r\nHost: x\r\n" + AUTH
+                     + b"Transfer-Encoding: chunked\r\n\r\n5\r\n{"]:
+            s = socket.create_connection(("127.0.0.1", fresh.port))
+            s.sendall(data)
+            idle.append(s)
+        started = time.monotonic()
+        assert_serving(fresh)
+        assert time.monotonic() - started < 5
+    finally:
+        for s in idle:
+            s.close()
+
+
+def test_nothing_left_behind(runner):
+    """Last in the file: after all of the above and a reset, the runner holds no more
+    descriptors than before, and no process it started is left."""
+    assert runner.post("/_mock/reset").status == 204
+    fds = settle(lambda: fd_count(runner.proc.pid), lambda n: n <= runner.baseline_fds)
+    assert fds <= runner.baseline_fds, sorted(os.readlink(f"/proc/{runner.proc.pid}/fd/{fd}")
+                                              for fd in os.listdir(f"/proc/{runner.proc.pid}/fd"))
+    left = settle(lambda: children(runner.proc.pid), lambda c: not c)
+    assert not left, [open(f"/proc/{p}/cmdline").read() for p in left]
