@@ -26,6 +26,7 @@
 #include "mr-toolbox-private.h"
 #include "mr-toolbox-children.h"
 #include "mr-toolbox-ws.h"
+#include "mr-http.h"
 #include "mr-util.h"
 
 #define AREA "pty"
@@ -90,7 +91,8 @@ control_error_text (const char *message)
   json_object_set_string_member (o, "status", "error");
   json_object_set_string_member (o, "type", "control");
   node = object_node (o);
-  return json_to_string (node, FALSE);
+  /* the message can hold a session id that is not UTF-8: a text frame must be */
+  return mr_http_json_to_string (node);
 }
 
 static char *

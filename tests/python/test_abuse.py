@@ -558,6 +558,18 @@ def test_error_bodies_stay_utf8(fresh, method, path):
     assert "\ufffd" in json.loads(r.body.decode("utf-8"))["message"]
 
 
+def test_pty_control_frames_stay_utf8(fresh):
+    """A PTY id that is not UTF-8 used to go into the error text frame as it was (a
+    client must fail such a frame)."""
+    from wsclient import WebSocket
+    ws = WebSocket.connect(fresh.url, TB + "/process/pty/%FF/connect", headers={"Authorization": f"Bearer {fresh.token}"})
+    try:
+        kind, text = ws.recv()
+        assert kind == "text" and "\ufffd" in json.loads(text)["error"]
+    finally:
+        ws.shutdown()
+
+
 # The HTTP protocol ---------------------------------------------------------------------
 
 AUTH = b"Authorization: Bearer test-token\r\n"
