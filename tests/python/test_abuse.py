@@ -12,6 +12,7 @@ import os
 import random
 import re
 import socket
+import struct
 import time
 
 import pytest
@@ -450,6 +451,40 @@ def test_mock_api_bodies(fresh):
     assert fresh.delete("/_mock/faults").status == 204
 
 
+SANDBOX_RECORD = {"id": "st-1", "state": "stopped", "backupState": "NONE", "userId": "u", "snapshot": "img",
+                  "osUser": "daytona", "cpuQuota": 1, "gpuQuota": 0, "memoryQuota": 1, "storageQuota": 3,
+                  "env": {}, "metadata": {}, "networkBlockAll": False, "networkLimitEgress": False,
+                  "createdAt": 1768473062123456, "updatedAt": 1768473062123456}
+IMAGE_RECORD = {"ref": "img", "sizeBytes": 1, "entrypoint": ["/bin/sh"], "cmd": ["-c"], "hash": "sha256:0",
+                "createdAt": 1768473062123000}
+
+
+def test_mock_state_records(fresh):
+    """Each member of the records a state import takes, wrong in every way."""
+    conn = Conn(fresh.port)
+    failures = {}
+    try:
+        for member, record in [("sandboxes", SANDBOX_RECORD), ("images", IMAGE_RECORD)]:
+            for name in record:
+                for v in BAD_VALUES + [[v] for v in BAD_VALUES[:6]]:
+                    doc = {"version": 1, member: [dict(record, **{name: v})]}
+                    body = json.dumps(doc).encode()
+                    resp = conn.exchange(build("PUT", "/_mock/state", body))
+                    try:
+                        check_answer(fresh, "PUT", "/_mock/state", resp, f"{member}.{name}={v!r:.40}")
+                    except AssertionError as e:
+                        if fresh.proc.poll() is not None:
+                            raise
+                        failures.setdefault(name, str(e).split("\n")[0][:400])
+            for doc in [{member: [None]}, {member: [[]]}, {member: [record, record]}, {member: {}},
+                        {member: [dict(record, unknown=1)]}, {"version": 1, member: [{}]}]:
+                resp = conn.exchange(build("PUT", "/_mock/state", json.dumps(doc).encode()))
+                check_answer(fresh, "PUT", "/_mock/state", resp, repr(doc)[:80])
+    finally:
+        conn.close()
+    assert not failures, "\n".join(failures.values())
+    assert fresh.get("/_mock/state").status == 200
+
 def test_control_plane_bodies(fresh):
     fuzz_routes(fresh, CP_ROUTES, common_body=False)
 
@@ -640,6 +675,28 @@ PROTOCOL_CASES = [
      False, [200, 200, 404, 200]),
     ("pipelined after a bad body", http("POST /snapshots/inspect HTTP/1.1", b"Content-Length: 1\r\n", b"{")
      + http("GET / HTTP/1.1"), False, [400, 200]),
+    # streamed toolbox bodies that end early: the upload must give back its file and fds
+    ("an upload cut short", http(f"POST {TB}/files/upload?path=fz-up HTTP/1.1",
+                                 b"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 100000\r\n",
+                                 b'--B\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nabc'),
+     True, None),
+    ("a chunked upload cut short", http(f"POST {TB}/files/upload?path=fz-up2 HTTP/1.1",
+                                        b"Content-Type: multipart/form-data; boundary=B\r\n"
+                                        b"Transfer-Encoding: chunked\r\n",
+                                        b'40\r\n--B\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\nab'),
+     True, None),
+    ("a bulk upload cut short", http(f"POST {TB}/files/bulk-upload HTTP/1.1",
+                                     b"Content-Type: multipart/form-data; boundary=B\r\nContent-Length: 100000\r\n",
+                                     b'--B\r\nContent-Disposition: form-data; name="files[0].path"\r\n\r\nfz-b\r\n'
+                                     b'--B\r\nContent-Disposition: form-data; name="files[0].file"; filename="f"'
+                                     b'\r\n\r\nabc'), True, None),
+    ("an upload-v2 cut short", http(f"POST {TB}/files/upload-v2?path=fz-up3 HTTP/1.1",
+                                    b"Content-Length: 100000\r\n", b"abc"), True, None),
+    ("a multipart without boundary", http(f"POST {TB}/files/upload?path=fz-up4 HTTP/1.1",
+                                          b"Content-Type: multipart/form-data\r\nContent-Length: 3\r\n", b"abc"),
+     True, None),
+    ("a toolbox body cut short", http(f"POST {TB}/process/execute HTTP/1.1", b"Content-Length: 1000\r\n",
+                                      b'{"command":'), True, None),
     ("WebSocket upgrade of a plain route", http("GET /info HTTP/1.1", WS), True, None),
     ("WebSocket upgrade of a POST route", http("POST /sandboxes HTTP/1.1", WS + b"Content-Length: 2\r\n", b"{}"), True,
      None),
@@ -707,6 +764,86 @@ def test_websocket_handshakes_that_must_fail(fresh):
     assert_serving(fresh)
     assert not failures, "\n".join(failures)
 
+
+def frame(opcode, payload, fin=True, mask=True, rsv=0, length=None):
+    """A client frame, wrong in the ways asked for."""
+    n = len(payload) if length is None else length
+    head = bytes([(0x80 if fin else 0) | rsv | opcode])
+    m = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([m | n])
+    elif n < 65536:
+        head += bytes([m | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([m | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    key = b"\x01\x02\x03\x04"
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+BAD_FRAMES = [
+    ("unmasked", frame(0x1, b'{"code":"1"}', mask=False)),
+    ("reserved opcode", frame(0x3, b"x")),
+    ("reserved control opcode", frame(0xB, b"x")),
+    ("RSV1 without extension", frame(0x1, b"{}", rsv=0x40)),
+    ("a long ping", frame(0x9, b"p" * 200)),
+    ("a fragmented ping", frame(0x9, b"p", fin=False)),
+    ("a continuation first", frame(0x0, b"x")),
+    ("a text inside a fragmented text", frame(0x1, b"{", fin=False) + frame(0x1, b"}")),
+    ("invalid UTF-8 text", frame(0x1, b'{"code":"\xff"}')),
+    ("a 2^63 length", frame(0x2, b"", length=2 ** 63)),
+    ("a 2^40 length, then nothing", frame(0x2, b"", length=2 ** 40)),
+    ("a message over the limit", frame(0x2, b"x" * 70000, fin=False) + frame(0x0, b"x" * 70000)),
+    ("a close with one byte", frame(0x8, b"\x03")),
+    ("a close code 999", frame(0x8, struct.pack("!H", 999))),
+    ("a close with invalid UTF-8", frame(0x8, struct.pack("!H", 1000) + b"\xff")),
+    ("a frame cut short", frame(0x1, b"x" * 100)[:20]),
+    ("garbage", b"\xff" * 64),
+    ("bad JSON", frame(0x1, b"{")),
+    ("wrong types", frame(0x1, b'{"code":1,"timeout":"x","envs":[]}')),
+    ("an unknown context", frame(0x1, b'{"code":"1","contextId":"fz-none"}')),
+    ("a negative timeout", frame(0x1, b'{"code":"1","timeout":-1}')),
+    ("an envs value not a string", frame(0x1, b'{"code":"1","envs":{"A":1}}')),
+]
+
+
+def test_websocket_frames(fresh):
+    """Frames no client should send, to each kind of WebSocket the runner serves: the
+    runner's own (mr-toolbox-ws.c: PTY, interpreter) and libsoup's (session logs)."""
+    from wsclient import WebSocket
+    base = f"{TB}/process/session"
+    assert fresh.post(f"{TB}/process/pty", {"id": "ws-pty"}).status == 201
+    assert fresh.post(base, {"sessionId": "ws-s"}).status == 201
+    cmd = fresh.post(f"{base}/ws-s/exec", {"command": "sleep 30", "runAsync": True}).json()["cmdId"]
+    routes = [f"{TB}/process/pty/ws-pty/connect", f"{TB}/process/interpreter/execute",
+              f"{base}/ws-s/command/{cmd}/logs?follow=true"]
+    auth = {"Authorization": f"Bearer {fresh.token}"}
+    hangs = []
+    for route in routes:
+        for name, data in BAD_FRAMES:
+            ws = WebSocket.connect(fresh.url, route, headers=auth)
+            ws.settimeout(15)
+            try:
+                # the bad frame, then a proper close (or the end of the input): whether
+                # the server refused the frame or took it as data, it must close now
+                ws.sock.sendall(data)
+                if name == "a frame cut short":
+                    ws.sock.shutdown(socket.SHUT_WR)
+                else:
+                    ws.sock.sendall(frame(0x8, struct.pack("!H", 1000)))
+                while ws.recv()[0] != "close":
+                    pass
+            except socket.timeout:
+                hangs.append(f"{route} {name}: no close in 15 s")
+            except (ConnectionError, OSError, UnicodeDecodeError, struct.error):
+                pass
+            finally:
+                ws.sock.close()
+            assert fresh.proc.poll() is None, f"the runner died on {route} {name}: {fresh.read_stderr()[-3000:]}"
+    assert_serving(fresh)
+    assert fresh.get(f"{TB}/process/pty/ws-pty").status == 200
+    assert not hangs, "\n".join(hangs)
 
 def test_connections_left_open_do_not_block_others(fresh):
     """Clients that stop mid-request hold nothing the others need."""
