@@ -593,6 +593,13 @@ def test_error_bodies_stay_utf8(fresh, method, path):
     assert "\ufffd" in json.loads(r.body.decode("utf-8"))["message"]
 
 
+@pytest.mark.parametrize("depth", ["18446744073709551617", "9223372036854775808", "99999999999999999999"])
+def test_huge_numbers_in_queries_are_refused(fresh, depth):
+    """2^64 + 1 used to wrap around to 1 while it was parsed: a depth of 1, not a 400."""
+    r = fresh.get(f"{TB}/files?path=.&depth={depth}")
+    assert r.status == 400, r
+    assert r.json()["message"] == "depth must be an integer of at least 1"
+
 def test_pty_control_frames_stay_utf8(fresh):
     """A PTY id that is not UTF-8 used to go into the error text frame as it was (a
     client must fail such a frame)."""
