@@ -381,8 +381,9 @@ def bodies_for(fields, base, rng):
     return out
 
 
-def fuzz_routes(runner, routes, prefix="", base=None, common_body=True):
-    """Sends every body to every route; fails with the wrong answers, at most one a route."""
+def fuzz_routes(runner, routes, prefix="", base=None, common_body=True, sample=1.0):
+    """Sends every body (or a seeded @sample of them) to every route; fails with the wrong
+    answers, at most one a route."""
     rng = random.Random(f"{SEED}:{prefix}:{len(routes)}")
     conn = Conn(runner.port)
     failures = {}
@@ -390,6 +391,8 @@ def fuzz_routes(runner, routes, prefix="", base=None, common_body=True):
         for method, path, fields in routes:
             full = prefix + path
             bodies = bodies_for(fields, base or {}, rng) if method in ("POST", "PUT", "DELETE") else [None]
+            if sample < 1.0:
+                bodies = [b for b in bodies if rng.random() < sample]
             for body in bodies:
                 resp = conn.exchange(build(method, full, body))
                 try:
@@ -489,9 +492,13 @@ def test_control_plane_bodies(fresh):
     fuzz_routes(fresh, CP_ROUTES, common_body=False)
 
 
-@pytest.mark.parametrize("prefix", [TB, f"/toolbox/{SANDBOX}"])
-def test_toolbox_bodies(fresh, prefix):
-    fuzz_routes(fresh, TOOLBOX_ROUTES, prefix=prefix, common_body=False)
+def test_toolbox_bodies(fresh):
+    fuzz_routes(fresh, TOOLBOX_ROUTES, prefix=TB, common_body=False)
+
+
+def test_toolbox_bodies_through_the_control_plane(fresh):
+    """The same toolbox behind /toolbox/{id}: a seeded quarter of the bodies is enough."""
+    fuzz_routes(fresh, TOOLBOX_ROUTES, prefix=f"/toolbox/{SANDBOX}", common_body=False, sample=0.25)
 
 
 # Path segments ------------------------------------------------------------------------
@@ -559,6 +566,102 @@ def test_path_segments(fresh):
                     if fresh.proc.poll() is not None:
                         raise
                     failures.setdefault((method, template, seg[:20]), str(e).split("\n")[0][:500])
+    finally:
+        conn.close()
+    assert not failures, "\n".join(failures.values())
+
+
+# Query parameters and headers ---------------------------------------------------------
+
+QUERY_ROUTES = [
+    ("GET", "/snapshots/exists", ["snapshot"]),
+    ("GET", "/snapshots/info", ["snapshot"]),
+    ("POST", "/snapshots/remove", ["snapshot"]),
+    ("GET", "/snapshots/logs", ["snapshotRef", "follow"]),
+    ("POST", "/sandboxes/fz-1/start", ["token"]),
+    ("GET", "/sandboxes/ssh-access/validate", ["token"]),
+    ("GET", "/_mock/requests", ["method", "path", "sandboxId"]),
+    ("POST", "/_mock/seed", ["seed"]),
+    ("GET", "/api/sandbox", ["labels", "id", "name", "states", "snapshots", "includeErroredDeleted", "limit", "cursor"]),
+    ("GET", "/api/sandbox/paginated", ["labels", "page", "limit"]),
+    ("POST", "/api/sandbox/fz-1/stop", ["force"]),
+    ("GET", "/api/socket.io/", ["EIO", "transport", "sid"]),
+    ("GET", f"{TB}/files", ["path", "depth"]),
+    ("GET", f"{TB}/files/info", ["path"]),
+    ("GET", f"{TB}/files/download", ["path"]),
+    ("GET", f"{TB}/files/find", ["path", "pattern"]),
+    ("GET", f"{TB}/files/search", ["path", "pattern"]),
+    ("POST", f"{TB}/files/folder", ["path", "mode"]),
+    ("POST", f"{TB}/files/permissions", ["path", "mode", "owner", "group"]),
+    ("GET", f"{TB}/git/status", ["path"]),
+    ("GET", f"{TB}/git/config", ["key", "scope", "path"]),
+    ("GET", f"{TB}/process/session/fz-none/command/fz-none/logs", ["follow"]),
+    ("GET", f"{TB}/lsp/document-symbols", ["languageId", "pathToProject", "uri"]),
+]
+QUERY_VALUES = ["", "%00", "%ff", "%", "%zz", "a%00b", "-1", "99999999999999999999", "1e999", "true", "[", "{",
+                "%7B%22a%22%3A1%7D", "z" * 20000, "*", "?", "..%2F..%2Fetc"]
+
+
+def test_query_parameters(fresh):
+    """Each parameter missing, empty, repeated, undecodable or absurd; unknown ones added."""
+    rng = random.Random(f"{SEED}:query")
+    conn = Conn(fresh.port)
+    failures = {}
+    try:
+        for method, path, names in QUERY_ROUTES:
+            queries = ["", "?", "?&&", "?=x", "?unknown=1", "?" + "&".join(f"{n}=a&{n}=b" for n in names)]
+            for name in names:
+                for v in QUERY_VALUES:
+                    if path.startswith(TB + "/files") and name == "path" and ".." in v:
+                        continue   # the toolbox works on real files: stay in the work directory
+                    queries.append(f"?{name}={v}")
+            queries.append("?" + "&".join(f"{rng.choice(names)}={rng.choice(QUERY_VALUES)}" for _ in range(4)))
+            for q in queries:
+                body = b"{}" if method == "POST" else None
+                resp = conn.exchange(build(method, path + q, body))
+                try:
+                    check_answer(fresh, method, path + q, resp, q[:60], common_body=not path.startswith(("/api", TB)),
+                                 route=path[len(TB):] if path.startswith(TB) else path)
+                except AssertionError as e:
+                    if fresh.proc.poll() is not None:
+                        raise
+                    failures.setdefault((method, path), str(e).split("\n")[0][:400])
+    finally:
+        conn.close()
+    assert not failures, "\n".join(failures.values())
+
+
+HEADER_VALUES = ["", " ", "Bearer", "Bearer ", "Bearer " + "t" * 60000, "Basic dGVzdA==", "bearer test-token",
+                 "Bearer test-token, Bearer x", "\u00ff\u00fe", "1.2.3.4.5", "99999999999999999999.1.1",
+                 "1.2.3-" + "a" * 5000, "-", "v", "0.0.0-dev", "unknown", "~", "X-Daytona-Pty-Envs~%%%",
+                 "X-Daytona-Pty-Envs~e30", "X-Daytona-Pty-Envs~W10", "X-Daytona-Pty-Envs~" + "A" * 10000]
+HEADER_NAMES = ["Authorization", "X-Daytona-Authorization", "X-Daytona-SDK-Version", "X-Daytona-Split-Output",
+                "X-Daytona-Source", "X-Daytona-Organization-ID", "Content-Type", "Accept", "Range", "Origin",
+                "Sec-WebSocket-Protocol", "Cookie", "X-Forwarded-For", "Host"]
+
+
+def test_headers(fresh):
+    base = f"{TB}/process/session"
+    assert fresh.post(base, {"sessionId": "hs"}).status == 201
+    cmd = fresh.post(f"{base}/hs/exec", {"command": "echo hi"}).json()["cmdId"]
+    targets = [("GET", "/info", True), ("GET", f"{TB}/version", False), ("GET", f"{base}/hs/command/{cmd}/logs", False),
+               ("POST", f"{base}/hs/exec", False), ("GET", f"{TB}/files/download?path=fz-none", False),
+               ("GET", "/api/sandbox", False), ("GET", "/_mock/requests?path=/nothing", True)]
+    conn = Conn(fresh.port)
+    failures = {}
+    try:
+        for method, path, common in targets:
+            for name in HEADER_NAMES:
+                for value in HEADER_VALUES:
+                    body = b'{"command":"true"}' if method == "POST" else None
+                    data = build(method, path, body, headers={name: value})
+                    resp = conn.exchange(data)
+                    try:
+                        check_answer(fresh, method, path, resp, f"{name}: {value[:40]}", common)
+                    except AssertionError as e:
+                        if fresh.proc.poll() is not None:
+                            raise
+                        failures.setdefault((path, name), str(e).split("\n")[0][:400])
     finally:
         conn.close()
     assert not failures, "\n".join(failures.values())
