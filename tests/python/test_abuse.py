@@ -174,6 +174,7 @@ DOCUMENTED_5XX = {
     "/process/pty": {500},                   # failed to start PTY session (a missing cwd)
     "/env": {500},                           # setenv: invalid argument
     "/process/session": {500},               # the shell cannot start
+    "/proxy/": {502},                        # nothing listens on the port (docs/backends.md)
 }
 # the Go mock's answer to a resize of an unknown sandbox without STRICT
 # (test_runner_api.py::test_resize_unknown_is_500_in_lenient_mode)
@@ -327,9 +328,13 @@ def children(pid):
     return out
 
 
+TOOLBOX_PREFIX = re.compile(r"^(/sandboxes/[^/]+/toolbox|/toolbox/[^/]+|/api/toolbox/[^/]+/toolbox)(?=/)")
+
+
 def documented_5xx(route):
     if RESIZE.match(route):
         return {500}
+    route = TOOLBOX_PREFIX.sub("", route)
     return {s for prefix, codes in DOCUMENTED_5XX.items() if route.startswith(prefix) for s in codes}
 
 
