@@ -19,7 +19,8 @@ MOCK_RUNNER_BIN = os.environ.get("MOCK_RUNNER_BIN", "mock-runner")
 TOOLBOXD_BIN = os.environ.get("MOCK_RUNNER_TOOLBOXD", "mock-runner-toolboxd")
 URL_LINE = re.compile(r"listening on (https?://\S+)")
 # What AddressSanitizer, LeakSanitizer and UBSan print when a sanitized build finds an error
-SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
+SANITIZER_REPORT = re.compile(r"^==\d+==ERROR: (AddressSanitizer|LeakSanitizer)|^\S+:\d+:\d+: runtime error: ",
+                              re.MULTILINE)
 
 
 class SanitizerReport(AssertionError):
