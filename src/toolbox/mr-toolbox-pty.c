@@ -895,9 +895,10 @@ decode_envs (const char *b64url, GHashTable **out)
   while (padded->len % 4)
     g_string_append_c (padded, '=');
   json = g_base64_decode (padded->str, &len);
-  if (json == NULL || !json_parser_load_from_data (parser, (const char *) json, len, &error))
+  /* an empty (or undecodable) value parses to no JSON at all: no root to copy */
+  if (json == NULL || !json_parser_load_from_data (parser, (const char *) json, len, &error) ||
+      (root = json_parser_get_root (parser)) == NULL)
     return g_strdup ("invalid envs subprotocol");
-  root = json_parser_get_root (parser);
   json_object_set_member (wrapper, "envs", json_node_copy (root));
   if (!get_envs (wrapper, "PtyCreateRequest", out, &error))
     return g_strdup (error->message);

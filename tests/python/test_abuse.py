@@ -7,6 +7,7 @@ Inputs come from a seeded random generator (ABUSE_SEED, default 1), so a failure
 Run against a sanitized build (meson setup -Db_sanitize=address,undefined) and the runner's
 stop() turns any AddressSanitizer, LeakSanitizer or UBSan report into a failure.
 """
+import base64
 import json
 import os
 import random
@@ -421,7 +422,9 @@ def runner(tmp_path_factory):
     work.mkdir(parents=True)
     (root / "tmp").mkdir()
     r = RunnerProcess(env={"TOOLBOX_WORK_DIR": str(work), "TOOLBOX_HOME_DIR": str(work),
-                           "TMPDIR": str(root / "tmp"), "MOCK_RUNNER_SEED": "7"})
+                           "TMPDIR": str(root / "tmp"), "MOCK_RUNNER_SEED": "7",
+                           # a GLib critical (a failed precondition) is a bug too: make it a crash
+                           "G_DEBUG": "fatal-criticals"})
     # what a reset runner holds once its toolbox has served a request
     r.create_sandbox(SANDBOX)
     assert r.get(f"{TB}/version").status == 200
@@ -718,6 +721,35 @@ def test_pty_control_frames_stay_utf8(fresh):
         assert kind == "text" and "\ufffd" in json.loads(text)["error"]
     finally:
         ws.shutdown()
+
+
+@pytest.mark.parametrize("protocol, connects", [
+    ("X-Daytona-Pty-Envs~", False), ("X-Daytona-Pty-Envs~%%%", False),
+    ("X-Daytona-Pty-Envs~" + base64.urlsafe_b64encode(b'{"A=B":"x","":"y"}').decode(), True)])
+def test_pty_envs_subprotocol_that_says_nothing(fresh, protocol, connects):
+    """An empty envs subprotocol parsed to no JSON at all, then was copied (a GLib
+    critical); a name holding '=' went to g_environ_setenv() (another)."""
+    from wsclient import WebSocket
+    ws = WebSocket.connect(fresh.url, TB + f"/process/pty/create-connect?id=envs-{len(protocol)}",
+                           headers={"Authorization": f"Bearer {fresh.token}"}, protocols=[protocol])
+    try:
+        ws.settimeout(10)
+        kind, text = ws.recv()
+        assert kind == "text"
+        if connects:
+            assert json.loads(text) == {"status": "connected", "type": "control"}
+        else:
+            assert json.loads(text)["error"] == "Failed to create PTY session: invalid envs subprotocol"
+    finally:
+        ws.shutdown()
+    assert fresh.proc.poll() is None, fresh.read_stderr()[-3000:]
+
+
+def test_env_names_no_variable_can_have(fresh):
+    r = fresh.post(f"{TB}/process/pty", {"id": "envs-2", "envs": {"A=B": "x", "": "y", "OK": "1"}})
+    assert r.status == 201, r
+    assert fresh.get(f"{TB}/process/pty/envs-2").status == 200
+    assert fresh.proc.poll() is None, fresh.read_stderr()[-3000:]
 
 
 # The HTTP protocol ---------------------------------------------------------------------
