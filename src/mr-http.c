@@ -69,9 +69,20 @@ char *
 mr_http_json_to_string (JsonNode *node)
 {
   g_autoptr(JsonGenerator) gen = json_generator_new ();
+  char *text;
 
   json_generator_set_root (gen, node);
-  return escape_like_go (json_generator_to_data (gen, NULL));
+  text = json_generator_to_data (gen, NULL);
+  /* Strings can hold client bytes that are not UTF-8 (a path segment %FF decodes to
+   * 0xFF), which json-glib copies as they are: the body would be no JSON. Go's encoder
+   * writes U+FFFD for each invalid byte; so do we. */
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      char *valid = g_utf8_make_valid (text, -1);
+      g_free (text);
+      text = valid;
+    }
+  return escape_like_go (text);
 }
 
 static void

@@ -94,10 +94,13 @@ match_entry (const Entry *e, const char *path, char **segments, GHashTable *para
         return FALSE;
       if (p[0] == '{')
         {
-          if (segments[i][0] == '\0')
+          /* a segment that does not decode to a C string (an escaped NUL, a bad escape)
+           * names nothing: no handler may see a NULL parameter */
+          g_autofree char *value = segments[i][0] ? g_uri_unescape_string (segments[i], NULL) : NULL;
+          if (value == NULL)
             return FALSE;
           if (params)
-            g_hash_table_insert (params, g_strndup (p + 1, strlen (p) - 2), g_uri_unescape_string (segments[i], NULL));
+            g_hash_table_insert (params, g_strndup (p + 1, strlen (p) - 2), g_steal_pointer (&value));
           continue;
         }
       if (strcmp (p, segments[i]) != 0)

@@ -389,6 +389,15 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
   if (!(route->flags & MR_ROUTE_STREAM))
     {
       length = soup_message_headers_get_content_length (headers);
+      if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH && length < 0)
+        {
+          /* "Content-Length: -5": no body length, so nothing after it can be framed
+           * either (Go's server answers 400 and closes too) */
+          discard_request_body (msg);
+          soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+          mr_http_reply_error (msg, 400, "BAD_REQUEST", "bad request: invalid Content-Length");
+          return;
+        }
       if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH &&
           (guint64) length > self->config->max_body_size)
         {

@@ -118,7 +118,8 @@ node_is_integer (JsonNode *n, gint64 *value)
     case G_TYPE_DOUBLE:
       {
         double d = json_node_get_double (n);
-        if (d != (double) (gint64) d)
+        /* range first: converting a double beyond int64 (1e308) is undefined behaviour */
+        if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != (double) (gint64) d)
           return FALSE;
         *value = (gint64) d;
         return TRUE;

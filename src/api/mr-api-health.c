@@ -46,6 +46,18 @@ add_int (JsonBuilder *b, const char *name, gint64 value)
   json_builder_add_int_value (b, value);
 }
 
+/* Quotas are whatever int64 a client sent: a sum that would overflow stays at the limit
+ * (signed overflow is undefined behaviour in C; Go would wrap to a negative total). */
+static gint64
+add_saturating (gint64 total, gint64 value)
+{
+  gint64 sum;
+
+  if (__builtin_add_overflow (total, value, &sum))
+    return value > 0 ? G_MAXINT64 : G_MININT64;
+  return sum;
+}
+
 static void
 handle_info (MrExchange *ex)
 {
@@ -67,11 +79,11 @@ handle_info (MrExchange *ex)
       MrSandbox *s = all->pdata[i];
       if (s->state == MR_SANDBOX_STATE_DESTROYED || s->state == MR_SANDBOX_STATE_DESTROYING)
         continue;
-      disk += s->disk;
+      disk = add_saturating (disk, s->disk);
       if (holds_resources (s->state))
         {
-          cpu += s->cpu;
-          memory += s->memory;
+          cpu = add_saturating (cpu, s->cpu);
+          memory = add_saturating (memory, s->memory);
         }
       if (s->state == MR_SANDBOX_STATE_STARTED)
         started++;

@@ -236,9 +236,10 @@ parse_int (const char *s, gint64 *out)
     {
       if (!g_ascii_isdigit (*p))
         return FALSE;
-      value = value * 10 + (guint64) (*p - '0');
-      if (value > (guint64) G_MAXINT64)
+      /* checked before it is computed: 2^64 + 1 would wrap around to 1 */
+      if (value > ((guint64) G_MAXINT64 - (guint64) (*p - '0')) / 10)
         return FALSE;
+      value = value * 10 + (guint64) (*p - '0');
     }
   *out = negative ? -(gint64) value : (gint64) value;
   return TRUE;

@@ -158,7 +158,10 @@ mr_tb_child_environ (MrToolbox *toolbox, GHashTable *extra)
       gpointer k, v;
       g_hash_table_iter_init (&iter, extra);
       while (g_hash_table_iter_next (&iter, &k, &v))
-        env = g_environ_setenv (env, k, v, TRUE);
+        /* a client's name that is empty or holds '=' names no variable (setenv() refuses
+         * it, g_environ_setenv() fails a precondition): left out */
+        if (*(const char *) k != '\0' && strchr (k, '=') == NULL)
+          env = g_environ_setenv (env, k, v, TRUE);
     }
   return env;
 }

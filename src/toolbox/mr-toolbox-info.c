@@ -1,5 +1,6 @@
 /* mr-toolbox-info.c: /version, /work-dir, /user-home-dir, /project-dir and /init. */
 #include "mr-toolbox-private.h"
+#include "mr-toolbox-json-bind.h"
 
 static void
 reply_member (MrTbCall *call, const char *name, const char *value)
@@ -42,7 +43,7 @@ handle_init (MrTbCall *call)
       mr_tb_reply_error_printf (call, 400, "invalid request body: %s", error->message);
       return;
     }
-  token = json_object_get_string_member_with_default (body, "token", NULL);
+  token = mr_tb_json_string (body, "token");
   if (token == NULL || *token == '\0')
     {
       mr_tb_reply_error (call, 400,

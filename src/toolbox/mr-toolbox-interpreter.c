@@ -21,6 +21,7 @@
 #include <glib/gstdio.h>
 
 #include "mr-toolbox-private.h"
+#include "mr-toolbox-json-bind.h"
 #include "mr-toolbox-children.h"
 #include "mr-toolbox-interpreter-worker.h"
 #include "mr-toolbox-ws.h"
@@ -739,8 +740,8 @@ handle_create_context (MrTbCall *call)
           mr_tb_reply_error_printf (call, 400, "invalid request body: %s", error->message);
           return;
         }
-      cwd = json_object_get_string_member_with_default (body, "cwd", NULL);
-      language = json_object_get_string_member_with_default (body, "language", NULL);
+      cwd = mr_tb_json_string (body, "cwd");
+      language = mr_tb_json_string (body, "language");
     }
   if (language && *language && strcmp (language, "python") != 0)
     {

@@ -26,6 +26,7 @@
 #include "mr-toolbox-private.h"
 #include "mr-toolbox-children.h"
 #include "mr-toolbox-ws.h"
+#include "mr-http.h"
 #include "mr-util.h"
 
 #define AREA "pty"
@@ -90,7 +91,8 @@ control_error_text (const char *message)
   json_object_set_string_member (o, "status", "error");
   json_object_set_string_member (o, "type", "control");
   node = object_node (o);
-  return json_to_string (node, FALSE);
+  /* the message can hold a session id that is not UTF-8: a text frame must be */
+  return mr_http_json_to_string (node);
 }
 
 static char *
@@ -893,9 +895,10 @@ decode_envs (const char *b64url, GHashTable **out)
   while (padded->len % 4)
     g_string_append_c (padded, '=');
   json = g_base64_decode (padded->str, &len);
-  if (json == NULL || !json_parser_load_from_data (parser, (const char *) json, len, &error))
+  /* an empty (or undecodable) value parses to no JSON at all: no root to copy */
+  if (json == NULL || !json_parser_load_from_data (parser, (const char *) json, len, &error) ||
+      (root = json_parser_get_root (parser)) == NULL)
     return g_strdup ("invalid envs subprotocol");
-  root = json_parser_get_root (parser);
   json_object_set_member (wrapper, "envs", json_node_copy (root));
   if (!get_envs (wrapper, "PtyCreateRequest", out, &error))
     return g_strdup (error->message);

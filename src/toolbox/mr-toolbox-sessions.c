@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "mr-toolbox-private.h"
+#include "mr-toolbox-json-bind.h"
 #include "mr-held-message.h"
 #include "mr-log-framing.h"
 #include "mr-sdk-version.h"
@@ -169,7 +170,7 @@ handle_create (MrTbCall *call)
       mr_tb_reply_error_printf (call, 400, "invalid request body: %s", error->message);
       return;
     }
-  id = json_object_get_string_member_with_default (body, "sessionId", NULL);
+  id = mr_tb_json_string (body, "sessionId");
   if (id == NULL || *id == '\0')
     {
       mr_tb_reply_error (call, 400, "invalid request body: Key: 'CreateSessionRequest.SessionId' "
@@ -401,7 +402,7 @@ handle_exec (MrTbCall *call)
       mr_tb_reply_error_printf (call, 400, "invalid request body: %s", error->message);
       return;
     }
-  text = json_object_get_string_member_with_default (body, "command", NULL);
+  text = mr_tb_json_string (body, "command");
   if (text == NULL || *text == '\0')
     {
       mr_tb_reply_error (call, 400, "invalid request body: Key: 'SessionExecuteRequest.Command' "
@@ -470,7 +471,7 @@ handle_input (MrTbCall *call)
       mr_tb_reply_error_printf (call, 400, "invalid request body: %s", error->message);
       return;
     }
-  data = json_object_get_string_member_with_default (body, "data", NULL);
+  data = mr_tb_json_string (body, "data");
   if (data == NULL || *data == '\0')
     {
       mr_tb_reply_error (call, 400, "invalid request body: Key: 'SessionSendInputRequest.Data' "

@@ -32,6 +32,25 @@ test_params (void)
   g_assert_cmpint (mr_router_match (router, "HEAD", "/", &route, &params, NULL), ==, MR_ROUTE_MATCH_FOUND);
 }
 
+/* A parameter that cannot become a C string matches nothing (handlers used to get NULL). */
+static void
+test_undecodable_params (void)
+{
+  g_autoptr(MrRouter) router = make_router ();
+  const char *paths[] = { "/sandboxes/%00", "/sandboxes/a%00b/start", "/sandboxes/%zz", "/sandboxes/a%" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr(GHashTable) params = NULL;
+      g_autofree char *redirect = NULL;
+      const MrRoute *route;
+      const char *method = g_str_has_suffix (paths[i], "/start") ? "POST" : "GET";
+      g_assert_cmpint (mr_router_match (router, method, paths[i], &route, &params, &redirect), ==, MR_ROUTE_MATCH_NONE);
+      g_assert_null (route);
+      g_assert_null (params);
+    }
+}
+
 static void
 test_wildcard (void)
 {
@@ -79,6 +98,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/router/params", test_params);
+  g_test_add_func ("/router/undecodable-params", test_undecodable_params);
   g_test_add_func ("/router/wildcard", test_wildcard);
   g_test_add_func ("/router/misses", test_misses);
   return g_test_run ();

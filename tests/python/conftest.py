@@ -26,5 +26,11 @@ def make_runner():
         return r
 
     yield make
+    failures = []
     for r in started:
-        r.stop()
+        try:
+            r.stop()
+        except AssertionError as e:  # a sanitizer report: stop the others first
+            failures.append(e)
+    if failures:
+        raise failures[0]

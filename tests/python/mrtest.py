@@ -18,6 +18,19 @@ import urllib.parse
 MOCK_RUNNER_BIN = os.environ.get("MOCK_RUNNER_BIN", "mock-runner")
 TOOLBOXD_BIN = os.environ.get("MOCK_RUNNER_TOOLBOXD", "mock-runner-toolboxd")
 URL_LINE = re.compile(r"listening on (https?://\S+)")
+# What AddressSanitizer, LeakSanitizer and UBSan print when a sanitized build finds an error
+SANITIZER_REPORT = re.compile(r"^==\d+==ERROR: (AddressSanitizer|LeakSanitizer)|^\S+:\d+:\d+: runtime error: ",
+                              re.MULTILINE)
+
+
+class SanitizerReport(AssertionError):
+    """A sanitized runner reported a memory error, a leak or undefined behaviour."""
+
+
+def sanitizer_report(text):
+    """The sanitizer report in @text (a process's stderr), or None."""
+    m = SANITIZER_REPORT.search(text or "")
+    return text[max(0, m.start() - 200):m.start() + 6000] if m else None
 
 
 class Response:
@@ -81,8 +94,12 @@ class RunnerProcess:
         full_env.update({"API_TOKEN": token, "SERVER_URL": "http://localhost:3000", "API_PORT": "0"})
         full_env.update(env or {})
         full_env = {k: v for k, v in full_env.items() if v is not None}
-        self.proc = subprocess.Popen([MOCK_RUNNER_BIN] + list(args or []), env=full_env, cwd=self.tmp.name,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # stderr goes to a file: a pipe nobody reads fills up and blocks a runner that logs,
+        # and the file is where a sanitized build's reports are looked for at stop()
+        self.stderr_path = os.path.join(self.tmp.name, "runner.stderr")
+        with open(self.stderr_path, "wb") as stderr:
+            self.proc = subprocess.Popen([MOCK_RUNNER_BIN] + list(args or []), env=full_env, cwd=self.tmp.name,
+                                         stdout=subprocess.PIPE, stderr=stderr, text=True)
         self.url = None
         deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
@@ -95,7 +112,9 @@ class RunnerProcess:
                 break
         if self.url is None:
             self.proc.kill()
-            out, err = self.proc.communicate()
+            self.proc.communicate()
+            err = self.read_stderr()
+            self.tmp.cleanup()
             raise RuntimeError(f"mock-runner did not start: rc={self.proc.returncode} stderr={err!r}")
         self.port = urllib.parse.urlsplit(self.url).port
 
@@ -120,18 +139,30 @@ class RunnerProcess:
         assert r.status == 201, r
         return r
 
+    def read_stderr(self):
+        try:
+            with open(self.stderr_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
     def stop(self):
+        """SIGTERM, so that the runner exits normally (a sanitized build reports leaks then).
+
+        Raises SanitizerReport when the runner's stderr holds a sanitizer report."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        report = sanitizer_report(self.read_stderr())
         self.tmp.cleanup()
+        if report:
+            raise SanitizerReport(f"mock-runner (pid {self.proc.pid}, rc={self.proc.returncode}):\n{report}")
 
 
 def run_runner_expecting_failure(env=None, args=None, timeout=15):

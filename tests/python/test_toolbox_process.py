@@ -292,7 +292,7 @@ def stop_and_read_stderr(r):
     """Stops a standalone runner (SIGTERM) and returns what it wrote to stderr."""
     r.proc.terminate()
     r.proc.wait(20)
-    return r.proc.stderr.read()
+    return r.read_stderr()
 
 
 def test_runner_shutdown_kills_running_commands(make_runner, tmp_path):

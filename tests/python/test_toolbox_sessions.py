@@ -617,7 +617,7 @@ def test_runner_shutdown_kills_sessions(make_runner):
                     headers=SDK_OLD).json()["output"][3:])
     r.proc.terminate()
     r.proc.wait(20)
-    stderr = r.proc.stderr.read()
+    stderr = r.read_stderr()
     assert r.proc.returncode == 0, stderr
     assert "CRITICAL" not in stderr and "WARNING" not in stderr, stderr
     assert wait_gone(shell) and wait_gone(bg)
