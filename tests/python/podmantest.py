@@ -305,6 +305,21 @@ class PodmanEngine:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def engine_with_image(image):
+    """For a module fixture (`yield from`): a started engine holding `image`, stopped at
+    the end. Where podman cannot run at all the whole test file ends as skipped (77)."""
+    import pytest
+    try:
+        engine = PodmanEngine.start()
+    except PodmanUnavailable as why:
+        pytest.exit(f"podman cannot run here: {why}", returncode=77)
+    try:
+        engine.import_image(image)
+        yield engine
+    finally:
+        engine.stop()
+
+
 def _processes_mentioning(text):
     pids = []
     for entry in os.listdir("/proc"):

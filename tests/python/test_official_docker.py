@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import mrtest  # noqa: E402
-from podmantest import PodmanEngine, PodmanUnavailable  # noqa: E402
+from podmantest import engine_with_image  # noqa: E402
 
 mrtest.require_npm_clients()
 
@@ -19,12 +19,9 @@ IMAGE = "localhost/mock-runner-toolbox-official:1"
 
 @pytest.fixture(scope="module")
 def docker_runner():
+    engines = engine_with_image(IMAGE)
+    engine = next(engines)
     try:
-        engine = PodmanEngine.start()
-    except PodmanUnavailable as why:
-        pytest.exit(f"podman cannot run here: {why}", returncode=77)
-    try:
-        engine.import_image(IMAGE)
         r = mrtest.RunnerProcess(env={
             "TOOLBOX_BACKEND": "docker", "DOCKER_HOST": engine.docker_host, "TOOLBOX_IMAGE": IMAGE,
             "TOOLBOX_ULIMITS": "nofile=1024:1024,nproc=1024:1024", "TOOLBOX_ON_EXIT": "remove",
@@ -35,7 +32,7 @@ def docker_runner():
         finally:
             r.stop()
     finally:
-        engine.stop()
+        engines.close()
 
 
 def test_official_toolbox_clients_in_the_shared_container(docker_runner):

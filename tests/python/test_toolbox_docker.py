@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 import mrtest  # noqa: E402
 import wsclient  # noqa: E402
-from podmantest import PodmanEngine, PodmanUnavailable  # noqa: E402
+from podmantest import engine_with_image  # noqa: E402
 
 IMAGE = "localhost/mock-runner-toolbox-test:1"
 ULIMITS = "nofile=1024:1024,nproc=1024:1024"
@@ -63,15 +63,7 @@ def test_no_engine_is_a_one_line_error_naming_the_socket(tmp_path):
 
 @pytest.fixture(scope="module")
 def engine():
-    try:
-        e = PodmanEngine.start()
-    except PodmanUnavailable as why:
-        pytest.exit(f"podman cannot run here: {why}", returncode=77)
-    try:
-        e.import_image(IMAGE)
-        yield e
-    finally:
-        e.stop()
+    yield from engine_with_image(IMAGE)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import mrtest  # noqa: E402
-from podmantest import PodmanEngine, PodmanUnavailable  # noqa: E402
+from podmantest import engine_with_image  # noqa: E402
 
 IMAGE = "localhost/mock-runner-toolbox-acceptance:1"
 NAME = "mock-runner-toolbox"          # the seed's name: this engine's storage is ours alone
@@ -28,15 +28,7 @@ RECOVERY_TIMEOUT = 90
 
 @pytest.fixture(scope="module")
 def engine():
-    try:
-        e = PodmanEngine.start()
-    except PodmanUnavailable as why:
-        pytest.exit(f"podman cannot run here: {why}", returncode=77)
-    try:
-        e.import_image(IMAGE)
-        yield e
-    finally:
-        e.stop()
+    yield from engine_with_image(IMAGE)
 
 
 def runner_env(docker_host, tmp_path, **extra):
