@@ -71,6 +71,19 @@ mr_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node)
 }
 
 /**
+ * mr_http_reply_json_text: (skip)
+ * @msg: the message
+ * @status: HTTP status
+ * @text: (transfer full): JSON text, e.g. from #MrJsonWriter
+ * @len: its length
+ */
+void
+mr_http_reply_json_text (SoupServerMessage *msg, guint status, char *text, gsize len)
+{
+  set_body (msg, status, MR_JSON_CONTENT_TYPE, text, len);
+}
+
+/**
  * mr_http_reply_json_string:
  * @msg: the message
  * @status: HTTP status

@@ -12,6 +12,7 @@ G_BEGIN_DECLS
 char     *mr_http_format_timestamp (GDateTime *time);
 char     *mr_http_json_to_string (JsonNode *node);
 void      mr_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node);
+void      mr_http_reply_json_text (SoupServerMessage *msg, guint status, char *text, gsize len);
 void      mr_http_reply_json_string (SoupServerMessage *msg, guint status, const char *text);
 void      mr_http_reply_bytes (SoupServerMessage *msg, guint status, const char *content_type, GBytes *bytes);
 void      mr_http_reply_error (SoupServerMessage *msg, guint status, const char *code, const char *message);
