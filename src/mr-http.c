@@ -205,6 +205,29 @@ mr_http_client_ip (SoupServerMessage *msg)
   return soup_server_message_get_remote_host (msg);
 }
 
+/**
+ * mr_http_request_has_body: (skip)
+ * @msg: a message whose request headers were read
+ *
+ * Returns: whether request body chunks may arrive: a Content-Length above zero, or a
+ *   chunked body (a request without either has no body, RFC 9112 section 6.3)
+ */
+gboolean
+mr_http_request_has_body (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  switch (soup_message_headers_get_encoding (headers))
+    {
+    case SOUP_ENCODING_NONE:
+      return FALSE;
+    case SOUP_ENCODING_CONTENT_LENGTH:
+      return soup_message_headers_get_content_length (headers) > 0;
+    default:
+      return TRUE;
+    }
+}
+
 static void
 restore_zero_length (SoupServerMessage *msg, gpointer unused)
 {

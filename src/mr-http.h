@@ -22,6 +22,7 @@ void      mr_http_reply_gerror (SoupServerMessage *msg, const GError *error);
 JsonNode *mr_http_error_body (guint status, const char *code, const char *message,
                               const char *path, const char *method);
 const char *mr_http_client_ip (SoupServerMessage *msg);
+gboolean  mr_http_request_has_body (SoupServerMessage *msg);
 void      mr_http_reply_bodiless (SoupServerMessage *msg, guint status);
 void      mr_http_keep_alive_without_body (SoupServerMessage *msg);
 void      mr_http_redirect (SoupServerMessage *msg, const char *location);

@@ -13,11 +13,19 @@
  *     is served after that signal handler returned.
  * A request still waiting for its reply is in the journal as not completed (status 0).
  *
+ * Signal handlers are connected only where they can fire, because each costs about as
+ * much per request as routing it (docs/performance.md): "got-body" always; "got-chunk"
+ * when the headers announce a body; "wrote-headers" once a reply is left pending in
+ * "got-body", or from the start for requests that can be answered before their body is
+ * read (Expect: 100-continue) or upgraded (101); the end of a request comes from the
+ * server's request-finished and request-aborted signals (mr_journal_complete()).
+ *
  * Control routes (/_mock/...) are not recorded: a test's own bookkeeping must not show
  * up in what it asserts on. */
 #include <string.h>
 
 #include "mr-runner-private.h"
+#include "mr-http.h"
 
 #define TRACKER_KEY "mr-journal-tracker"
 
@@ -485,6 +493,8 @@ typedef struct {
   guint64 body_bytes;
   gboolean stored;
   gboolean completed;
+  gboolean counting_chunks;  /* got-chunk connected */
+  gboolean watching_writes;  /* wrote-headers and wrote-informational connected */
   char *fault;
 } Tracker;
 
@@ -537,6 +547,25 @@ capture (Tracker *t, SoupServerMessage *msg)
       g_ptr_array_add (entry->headers, is_credential (name) ? redact (value) : g_strdup (value));
     }
   t->entry = entry;
+}
+
+static void on_got_chunk (SoupServerMessage *msg, GBytes *chunk, Tracker *t);
+static void watch_writes (Tracker *t, SoupServerMessage *msg);
+
+/* With the headers read: the handlers this request can need beyond "got-body". */
+static void
+follow_request (Tracker *t, SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  if (mr_http_request_has_body (msg))
+    {
+      t->counting_chunks = TRUE;
+      g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), t);
+    }
+  if ((soup_message_headers_get_expectations (headers) & SOUP_EXPECTATION_CONTINUE) ||
+      soup_message_headers_get_one (headers, "Upgrade"))
+    watch_writes (t, msg);
 }
 
 /* What only the routing knows, filled in as late as possible. Returns FALSE for
@@ -609,10 +638,17 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, Tracker *t)
 static void
 on_got_body (SoupServerMessage *msg, Tracker *t)
 {
+  /* a request libsoup refused before the early handler (so before follow_request())
+   * still has its whole body accumulated, as nothing turned that off */
+  if (!t->counting_chunks)
+    t->body_bytes = soup_server_message_get_request_body (msg)->length;
   if (soup_server_message_get_status (msg) != 0)
     complete (t, msg);
   else
-    store (t, msg);   /* paused: visible as pending until its headers are written */
+    {
+      store (t, msg);   /* paused: visible as pending until its headers are written */
+      watch_writes (t, msg);
+    }
 }
 
 static void
@@ -630,9 +666,13 @@ on_wrote_headers (SoupServerMessage *msg, Tracker *t)
 }
 
 static void
-on_finished (SoupServerMessage *msg, Tracker *t)
+watch_writes (Tracker *t, SoupServerMessage *msg)
 {
-  complete (t, msg);
+  if (t->watching_writes || t->completed)
+    return;
+  t->watching_writes = TRUE;
+  g_signal_connect (msg, "wrote-informational", G_CALLBACK (on_wrote_informational), t);
+  g_signal_connect (msg, "wrote-headers", G_CALLBACK (on_wrote_headers), t);
 }
 
 /* request-started: follow @msg until its reply. */
@@ -643,11 +683,7 @@ mr_journal_watch (MrRunner *runner, SoupServerMessage *msg)
 
   t->runner = runner;
   g_object_set_data_full (G_OBJECT (msg), TRACKER_KEY, t, (GDestroyNotify) tracker_free);
-  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), t);
   g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), t);
-  g_signal_connect (msg, "wrote-informational", G_CALLBACK (on_wrote_informational), t);
-  g_signal_connect (msg, "wrote-headers", G_CALLBACK (on_wrote_headers), t);
-  g_signal_connect (msg, "finished", G_CALLBACK (on_finished), t);
 }
 
 /* Early handler, first thing: the headers as the client sent them. */
@@ -657,7 +693,10 @@ mr_journal_capture (SoupServerMessage *msg)
   Tracker *t = g_object_get_data (G_OBJECT (msg), TRACKER_KEY);
 
   if (t && t->entry == NULL)
-    capture (t, msg);
+    {
+      capture (t, msg);
+      follow_request (t, msg);
+    }
 }
 
 void

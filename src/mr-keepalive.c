@@ -11,52 +11,34 @@
  * priority than libsoup's own source, so that we look first. Data means the next request
  * is arriving: we step aside. End of stream (or an error) means the client is gone: we take
  * the connection over with soup_server_message_steal_connection(), which makes libsoup
- * forget it (and drops its own source before it can run), and close it. */
+ * forget it (and drops its own source before it can run), and close it.
+ *
+ * When libsoup closes the connection itself (not kept alive: right after
+ * request-finished; or the server going away), the socket reads as closed when the watch
+ * runs (a closed descriptor polls as invalid at once), and the watch ends before anything
+ * touches the descriptor. That spares a "disconnected" handler per request, which would
+ * cost as much as the watch itself (docs/performance.md). */
 #include <errno.h>
 #include <sys/socket.h>
 
 #include "mr-keepalive.h"
 
-typedef struct {
-  SoupServerMessage *msg;   /* the finished message: its connection is the one watched */
-  GSource *source;          /* owned by the context; destroyed with it */
-  gulong disconnected_id;
-  gboolean dispatching;
-} Watch;
-
-static void
-watch_free (Watch *w)
-{
-  if (w->disconnected_id)
-    g_signal_handler_disconnect (w->msg, w->disconnected_id);
-  g_object_unref (w->msg);
-  g_free (w);
-}
-
-/* libsoup closed the connection itself (not kept alive, server shutdown, upgrade...) */
-static void
-on_disconnected (SoupServerMessage *msg, Watch *w)
-{
-  g_signal_handler_disconnect (msg, w->disconnected_id);
-  w->disconnected_id = 0;
-  if (!w->dispatching)
-    g_source_destroy (w->source);
-}
-
+/* @msg: the finished message, whose connection is the one watched (the source's data) */
 static gboolean
 on_socket_ready (GSocket *socket, GIOCondition condition, gpointer data)
 {
-  Watch *w = data;
+  SoupServerMessage *msg = data;
   char byte;
   ssize_t n;
   g_autoptr(GIOStream) stream = NULL;
 
+  if (g_socket_is_closed (socket))
+    return G_SOURCE_REMOVE;   /* libsoup closed it: its descriptor may be another's now */
   n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
     return G_SOURCE_REMOVE;   /* the next request: libsoup's turn */
 
-  w->dispatching = TRUE;
-  stream = soup_server_message_steal_connection (w->msg);
+  stream = soup_server_message_steal_connection (msg);
   if (stream)
     g_io_stream_close (stream, NULL, NULL);
   return G_SOURCE_REMOVE;
@@ -66,19 +48,26 @@ static void
 on_request_finished (SoupServer *server, SoupServerMessage *msg, gpointer unused)
 {
   GSocket *socket = soup_server_message_get_socket (msg);
-  Watch *w;
+  GSource *source;
 
   if (socket == NULL || g_socket_is_closed (socket))
     return;
-  w = g_new0 (Watch, 1);
-  w->msg = g_object_ref (msg);
-  w->source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
   /* before libsoup's own source, which runs at the default priority */
-  g_source_set_priority (w->source, G_PRIORITY_HIGH);
-  g_source_set_callback (w->source, G_SOURCE_FUNC (on_socket_ready), w, (GDestroyNotify) watch_free);
-  w->disconnected_id = g_signal_connect (msg, "disconnected", G_CALLBACK (on_disconnected), w);
-  g_source_attach (w->source, g_main_context_get_thread_default ());
-  g_source_unref (w->source);
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_socket_ready), g_object_ref (msg), g_object_unref);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  g_source_unref (source);
+}
+
+/* Stealing the connection reads the peer's address, which fails, with a warning, once
+ * the client has reset the connection (it closed it with some of our reply unread): have
+ * libsoup read it while the connection is sound. Once per connection; later requests find
+ * it cached. */
+static void
+on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer unused)
+{
+  soup_server_message_get_remote_address (msg);
 }
 
 /**
@@ -91,5 +80,6 @@ on_request_finished (SoupServer *server, SoupServerMessage *msg, gpointer unused
 void
 mr_keepalive_watch (SoupServer *server)
 {
+  g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), NULL);
   g_signal_connect (server, "request-finished", G_CALLBACK (on_request_finished), NULL);
 }

@@ -44,6 +44,7 @@ typedef void (*MrRouteHandler) (MrExchange *ex);
 MrExchange *mr_exchange_get (SoupServerMessage *msg);
 const char *mr_exchange_param (MrExchange *ex, const char *name);
 const char *mr_exchange_query (MrExchange *ex, const char *name);
+void        mr_exchange_set_toolbox (MrExchange *ex, MrToolboxRequest *request);
 
 MrMetrics  *mr_runner_get_metrics (MrRunner *self);
 MrHostInfo *mr_runner_get_host_info (MrRunner *self);

@@ -294,6 +294,26 @@ release_toolbox_request (SoupServerMessage *msg, MrExchange *ex)
   g_clear_pointer (&ex->toolbox, mr_toolbox_request_unref);
 }
 
+/**
+ * mr_exchange_set_toolbox: (skip)
+ * @ex: an exchange
+ * @request: (transfer full): the toolbox request serving it
+ *
+ * Only toolbox requests pay for the two signal handlers that release them.
+ */
+void
+mr_exchange_set_toolbox (MrExchange *ex, MrToolboxRequest *request)
+{
+  if (ex->toolbox == NULL)
+    {
+      g_signal_connect (ex->msg, "finished", G_CALLBACK (release_toolbox_request), ex);
+      g_signal_connect (ex->msg, "disconnected", G_CALLBACK (release_toolbox_request), ex);
+    }
+  else
+    mr_toolbox_request_unref (ex->toolbox);
+  ex->toolbox = request;
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 {
@@ -303,8 +323,6 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
   ex->msg = msg;
   ex->started_us = g_get_monotonic_time ();
   g_object_set_data_full (G_OBJECT (msg), "mr-exchange", ex, (GDestroyNotify) exchange_free);
-  g_signal_connect (msg, "finished", G_CALLBACK (release_toolbox_request), ex);
-  g_signal_connect (msg, "disconnected", G_CALLBACK (release_toolbox_request), ex);
   /* the request journal follows every request to its reply (mr-journal.c) */
   mr_journal_watch (self, msg);
 }
@@ -390,7 +408,9 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
           reply_too_large (self, msg);
           return;
         }
-      g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), ex);
+      /* a signal handler per request costs as much as routing it: only where chunks come */
+      if (mr_http_request_has_body (msg))
+        g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), ex);
     }
 
   /* fault and latency rules (mr-faults.c) may answer, delay or drop the request */
@@ -421,11 +441,22 @@ main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unuse
     ((MrRouteHandler) ex->route->handler) (ex);
 }
 
+/* Both follow the message's own "finished" signal, so the journal hears of the end of
+ * every request here rather than through a handler per message. */
+static void
+on_request_aborted (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
+{
+  mr_journal_complete (msg);
+}
+
 static void
 on_request_finished (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 {
   MrExchange *ex = mr_exchange_get (msg);
-  guint status = soup_server_message_get_status (msg);
+  guint status;
+
+  mr_journal_complete (msg);
+  status = soup_server_message_get_status (msg);
 
   mr_metrics_count_request (self->metrics, soup_server_message_get_method (msg),
                             ex && ex->route ? ex->route->pattern : "unmatched", status);
@@ -532,6 +563,7 @@ listen (MrRunner *self, GError **error)
     }
   g_signal_connect (self->server, "request-started", G_CALLBACK (on_request_started), self);
   g_signal_connect (self->server, "request-finished", G_CALLBACK (on_request_finished), self);
+  g_signal_connect (self->server, "request-aborted", G_CALLBACK (on_request_aborted), self);
   mr_keepalive_watch (self->server);
   soup_server_add_early_handler (self->server, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->server, NULL, main_handler, self, NULL);

@@ -365,6 +365,94 @@ test_malformed_request (void)
     }
 }
 
+/* Raw requests on one connection: writes @request, reads until @until is in the reply
+ * (or the connection ends), then writes @more if any and reads on until @until_more. */
+static char *
+raw_exchange (MrRunner *r, const char *request, const char *until, const char *more, const char *until_more)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  GString *reply = g_string_new (NULL);
+  const char *phases[2][2] = { { request, until }, { more, until_more } };
+
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", mr_runner_get_port (r), NULL, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < 2 && phases[i][0]; i++)
+    {
+      gsize start = reply->len;
+      g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), phases[i][0],
+                                                strlen (phases[i][0]), NULL, NULL, &error));
+      while (strstr (reply->str + start, phases[i][1]) == NULL)
+        {
+          char buffer[1024];
+          gssize n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buffer,
+                                          sizeof buffer, NULL, NULL);
+          if (n <= 0)
+            break;
+          g_string_append_len (reply, buffer, n);
+        }
+    }
+  return g_string_free (reply, FALSE);
+}
+
+/* The journal connects its signal handlers only where a request needs them (docs/
+ * performance.md): bodies in chunks, Expect: 100-continue answered before the body, a
+ * request refused by libsoup before the early handler, and a client that goes away. */
+static void
+test_bodies_and_expectations (void)
+{
+  g_autoptr(MrRunner) r = mr_test_runner_new_started ();
+  g_autofree char *json = mr_test_create_json ("sb-chunked");
+  g_autofree char *json2 = mr_test_create_json ("sb-continue");
+  const char *token = mr_runner_get_token (r);
+  g_autofree char *chunked = g_strdup_printf ("POST /sandboxes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                                              "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                              "5\r\n%.5s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+                                              token, json, strlen (json) - 5, json + 5);
+  g_autofree char *refused = g_strdup_printf ("POST /sandboxes HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                                              strlen (json2));
+  g_autofree char *expecting = g_strdup_printf ("POST /sandboxes HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                                "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                                                "Content-Length: %zu\r\n\r\n", token, strlen (json2));
+  g_autofree char *wrong_scheme = g_strdup_printf ("POST https://127.0.0.1:%u/sandboxes HTTP/1.1\r\nHost: x\r\n"
+                                                   "Content-Length: 7\r\nConnection: close\r\n\r\n{\"a\":1}",
+                                                   mr_runner_get_port (r));
+  g_autofree char *reply = NULL;
+  g_autoptr(GPtrArray) entries = NULL;
+
+  reply = raw_exchange (r, chunked, "\r\n\r\n", NULL, NULL);
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 201"));
+  g_clear_pointer (&reply, g_free);
+  reply = raw_exchange (r, refused, "\r\n\r\n", NULL, NULL);
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 401"));
+  g_clear_pointer (&reply, g_free);
+  reply = raw_exchange (r, expecting, "\r\n\r\n", json2, "HTTP/1.1 201");
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 100"));
+  g_assert_nonnull (strstr (reply, "HTTP/1.1 201"));
+  g_clear_pointer (&reply, g_free);
+  reply = raw_exchange (r, wrong_scheme, "\r\n\r\n", NULL, NULL);
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 400"));
+
+  entries = mr_runner_get_requests (r, "POST", NULL, NULL);
+  g_assert_cmpuint (entries->len, ==, 4);
+  for (guint i = 0; i < entries->len; i++)
+    g_assert_true (mr_journal_entry_get_completed (entries->pdata[i]));
+  /* chunked: the body as decoded */
+  g_assert_cmpuint (mr_journal_entry_get_status (entries->pdata[0]), ==, 201);
+  g_assert_cmpuint (mr_journal_entry_get_body_size (entries->pdata[0]), ==, strlen (json));
+  /* refused before the client sent its body */
+  g_assert_cmpuint (mr_journal_entry_get_status (entries->pdata[1]), ==, 401);
+  g_assert_cmpuint (mr_journal_entry_get_body_size (entries->pdata[1]), ==, 0);
+  /* the final status, not the 100 */
+  g_assert_cmpuint (mr_journal_entry_get_status (entries->pdata[2]), ==, 201);
+  g_assert_cmpuint (mr_journal_entry_get_body_size (entries->pdata[2]), ==, strlen (json2));
+  /* libsoup answered 400 itself, before any route ran */
+  g_assert_cmpuint (mr_journal_entry_get_status (entries->pdata[3]), ==, 400);
+  g_assert_cmpuint (mr_journal_entry_get_body_size (entries->pdata[3]), ==, 7);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -380,5 +468,6 @@ main (int argc, char **argv)
   g_test_add_func ("/journal/reset-clears", test_reset_clears);
   g_test_add_func ("/journal/malformed-request", test_malformed_request);
   g_test_add_func ("/journal/stop-with-request-in-flight", test_stop_with_request_in_flight);
+  g_test_add_func ("/journal/bodies-and-expectations", test_bodies_and_expectations);
   return g_test_run ();
 }
