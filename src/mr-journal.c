@@ -34,10 +34,14 @@ struct _MrJournalEntry {
   guint64 sequence;
   gint64 time;               /* wall clock, microseconds since the epoch */
   gint64 started_us;         /* monotonic, for the duration */
-  char *method;
-  char *path;
-  char *query;
-  GPtrArray *headers;        /* name, value, name, value... */
+  /* the request line and headers, in one allocation (strings): one per request, rather
+   * than one per string */
+  const char **strings;
+  const char *method;
+  const char *path;
+  const char *query;
+  const char **headers;      /* name, value, name, value... */
+  guint n_headers;           /* names and values */
   guint64 body_size;
   char *sandbox_id;
   char *route;
@@ -57,6 +61,57 @@ struct _MrJournal {
 
 G_DEFINE_BOXED_TYPE (MrJournalEntry, mr_journal_entry, mr_journal_entry_copy, mr_journal_entry_free)
 
+/* A string to store: @len bytes of @text, then @tail if not NULL; @text NULL stores NULL. */
+typedef struct {
+  const char *text;
+  gsize len;
+  const char *tail;
+} Piece;
+
+/* Stores the pieces (method, path, query, then header names and values) in one block:
+ * their pointers first, then their bytes. */
+static void
+entry_set_strings (MrJournalEntry *entry, const Piece *pieces, guint n_pieces)
+{
+  gsize size = n_pieces * sizeof (char *);
+  const char **pointers;
+  char *p;
+
+  for (guint i = 0; i < n_pieces; i++)
+    if (pieces[i].text)
+      size += pieces[i].len + (pieces[i].tail ? strlen (pieces[i].tail) : 0) + 1;
+  pointers = g_malloc (size);
+  p = (char *) (pointers + n_pieces);
+  for (guint i = 0; i < n_pieces; i++)
+    {
+      if (pieces[i].text == NULL)
+        {
+          pointers[i] = NULL;
+          continue;
+        }
+      pointers[i] = p;
+      memcpy (p, pieces[i].text, pieces[i].len);
+      p += pieces[i].len;
+      if (pieces[i].tail)
+        p = g_stpcpy (p, pieces[i].tail);
+      *p++ = '\0';
+    }
+  entry->strings = pointers;
+  entry->method = pointers[0];
+  entry->path = pointers[1];
+  entry->query = pointers[2];
+  entry->headers = pointers + 3;
+  entry->n_headers = n_pieces - 3;
+}
+
+static Piece
+whole (const char *text)
+{
+  Piece piece = { text, text ? strlen (text) : 0, NULL };
+
+  return piece;
+}
+
 static MrJournalEntry *
 entry_ref (MrJournalEntry *entry)
 {
@@ -75,10 +130,7 @@ mr_journal_entry_free (MrJournalEntry *entry)
 {
   if (entry == NULL || !g_atomic_ref_count_dec (&entry->ref))
     return;
-  g_free (entry->method);
-  g_free (entry->path);
-  g_free (entry->query);
-  g_ptr_array_unref (entry->headers);
+  g_free (entry->strings);
   g_free (entry->sandbox_id);
   g_free (entry->route);
   g_free (entry->fault);
@@ -100,12 +152,14 @@ mr_journal_entry_copy (const MrJournalEntry *entry)
   copy->sequence = entry->sequence;
   copy->time = entry->time;
   copy->started_us = entry->started_us;
-  copy->method = g_strdup (entry->method);
-  copy->path = g_strdup (entry->path);
-  copy->query = g_strdup (entry->query);
-  copy->headers = g_ptr_array_new_full (entry->headers->len, g_free);
-  for (guint i = 0; i < entry->headers->len; i++)
-    g_ptr_array_add (copy->headers, g_strdup (entry->headers->pdata[i]));
+  {
+    guint n_pieces = 3 + entry->n_headers;
+    g_autofree Piece *pieces = g_new (Piece, n_pieces);
+
+    for (guint i = 0; i < n_pieces; i++)
+      pieces[i] = whole (entry->strings[i]);
+    entry_set_strings (copy, pieces, n_pieces);
+  }
   copy->body_size = entry->body_size;
   copy->sandbox_id = g_strdup (entry->sandbox_id);
   copy->route = g_strdup (entry->route);
@@ -190,9 +244,9 @@ mr_journal_entry_get_query (const MrJournalEntry *entry)
 const char *
 mr_journal_entry_get_header (const MrJournalEntry *entry, const char *name)
 {
-  for (guint i = 0; i + 1 < entry->headers->len; i += 2)
-    if (g_ascii_strcasecmp (entry->headers->pdata[i], name) == 0)
-      return entry->headers->pdata[i + 1];
+  for (guint i = 0; i + 1 < entry->n_headers; i += 2)
+    if (g_ascii_strcasecmp (entry->headers[i], name) == 0)
+      return entry->headers[i + 1];
   return NULL;
 }
 
@@ -208,12 +262,12 @@ mr_journal_entry_get_headers (const MrJournalEntry *entry)
 {
   GHashTable *out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
-  for (guint i = 0; i + 1 < entry->headers->len; i += 2)
+  for (guint i = 0; i + 1 < entry->n_headers; i += 2)
     {
-      char *name = g_ascii_strdown (entry->headers->pdata[i], -1);
+      char *name = g_ascii_strdown (entry->headers[i], -1);
       const char *previous = g_hash_table_lookup (out, name);
-      char *value = previous ? g_strconcat (previous, ", ", entry->headers->pdata[i + 1], NULL)
-                             : g_strdup (entry->headers->pdata[i + 1]);
+      char *value = previous ? g_strconcat (previous, ", ", entry->headers[i + 1], NULL)
+                             : g_strdup (entry->headers[i + 1]);
       g_hash_table_replace (out, name, value);
     }
   return out;
@@ -514,12 +568,14 @@ is_credential (const char *name)
          g_ascii_strcasecmp (name, "Proxy-Authorization") == 0;
 }
 
-static char *
-redact (const char *value)
+/* "Bearer secret" -> "Bearer [redacted]", "secret" -> "[redacted]" */
+static Piece
+redacted (const char *value)
 {
   const char *space = strchr (value, ' ');
+  Piece piece = { value, space ? (gsize) (space - value) : 0, space ? " [redacted]" : "[redacted]" };
 
-  return space ? g_strdup_printf ("%.*s [redacted]", (int) (space - value), value) : g_strdup ("[redacted]");
+  return piece;
 }
 
 static void
@@ -527,25 +583,36 @@ capture (Tracker *t, SoupServerMessage *msg)
 {
   MrJournalEntry *entry = g_new0 (MrJournalEntry, 1);
   GUri *uri = soup_server_message_get_uri (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   SoupMessageHeadersIter iter;
   const char *name, *value;
   MrExchange *ex = mr_exchange_get (msg);
+  Piece stack_pieces[64];
+  g_autofree Piece *heap_pieces = NULL;
+  Piece *pieces = stack_pieces;
+  guint n_pieces = 3;
+  guint n_fields = 0;
 
   g_atomic_ref_count_init (&entry->ref);
   entry->time = g_get_real_time ();
   entry->started_us = ex ? ex->started_us : g_get_monotonic_time ();
   /* a request libsoup could not parse has neither */
-  entry->method = g_strdup (soup_server_message_get_method (msg) ? soup_server_message_get_method (msg) : "");
-  entry->path = g_strdup (uri ? g_uri_get_path (uri) : "");
-  entry->query = g_strdup (uri ? g_uri_get_query (uri) : NULL);
-  entry->headers = g_ptr_array_new_with_free_func (g_free);
   entry->duration = -1;
-  soup_message_headers_iter_init (&iter, soup_server_message_get_request_headers (msg));
+  soup_message_headers_iter_init (&iter, headers);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    n_fields++;
+  if (3 + 2 * n_fields > G_N_ELEMENTS (stack_pieces))
+    pieces = heap_pieces = g_new (Piece, 3 + 2 * n_fields);
+  pieces[0] = whole (soup_server_message_get_method (msg) ? soup_server_message_get_method (msg) : "");
+  pieces[1] = whole (uri ? g_uri_get_path (uri) : "");
+  pieces[2] = whole (uri ? g_uri_get_query (uri) : NULL);
+  soup_message_headers_iter_init (&iter, headers);
   while (soup_message_headers_iter_next (&iter, &name, &value))
     {
-      g_ptr_array_add (entry->headers, g_strdup (name));
-      g_ptr_array_add (entry->headers, is_credential (name) ? redact (value) : g_strdup (value));
+      pieces[n_pieces++] = whole (name);
+      pieces[n_pieces++] = is_credential (name) ? redacted (value) : whole (value);
     }
+  entry_set_strings (entry, pieces, n_pieces);
   t->entry = entry;
 }
 

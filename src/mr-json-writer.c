@@ -4,6 +4,8 @@
  *
  * Commas come from the text itself: a value or a member follows a comma unless it
  * opens the container or follows a member name, so no nesting stack is needed. */
+#include <string.h>
+
 #include "mr-json-writer.h"
 
 /**
@@ -31,28 +33,38 @@ static void
 append_escaped (GString *out, const char *s)
 {
   static const char hex[] = "0123456789abcdef";
+  const unsigned char *run = (const unsigned char *) s;
+  const unsigned char *p;
 
   g_string_append_c (out, '"');
-  for (const unsigned char *p = (const unsigned char *) s; *p; p++)
-    switch (*p)
-      {
-      case '"': g_string_append (out, "\\\""); break;
-      case '\\': g_string_append (out, "\\\\"); break;
-      case '\b': g_string_append (out, "\\b"); break;
-      case '\f': g_string_append (out, "\\f"); break;
-      case '\n': g_string_append (out, "\\n"); break;
-      case '\r': g_string_append (out, "\\r"); break;
-      case '\t': g_string_append (out, "\\t"); break;
-      default:
-        if (*p < 0x20 || *p == 0x7f)
-          {
-            g_string_append (out, "\\u00");
-            g_string_append_c (out, hex[*p >> 4]);
-            g_string_append_c (out, hex[*p & 0xf]);
-          }
-        else
-          g_string_append_c (out, (char) *p);
-      }
+  for (p = run; *p; p++)
+    {
+      const char *escape;
+      char unicode[7];
+
+      if (*p >= 0x20 && *p != '"' && *p != '\\' && *p != 0x7f)
+        continue;   /* runs of plain bytes are copied at once */
+      switch (*p)
+        {
+        case '"': escape = "\\\""; break;
+        case '\\': escape = "\\\\"; break;
+        case '\b': escape = "\\b"; break;
+        case '\f': escape = "\\f"; break;
+        case '\n': escape = "\\n"; break;
+        case '\r': escape = "\\r"; break;
+        case '\t': escape = "\\t"; break;
+        default:
+          memcpy (unicode, "\\u00", 4);
+          unicode[4] = hex[*p >> 4];
+          unicode[5] = hex[*p & 0xf];
+          unicode[6] = '\0';
+          escape = unicode;
+        }
+      g_string_append_len (out, (const char *) run, p - run);
+      g_string_append (out, escape);
+      run = p + 1;
+    }
+  g_string_append_len (out, (const char *) run, p - run);
   g_string_append_c (out, '"');
 }
 

@@ -7,9 +7,11 @@
  * stays in CLOSE-WAIT for good, and a client that opens one connection per request
  * exhausts the server's descriptors.
  *
- * So after every finished request we watch the connection's socket too, at a higher
- * priority than libsoup's own source, so that we look first. Data means the next request
- * is arriving: we step aside. End of stream (or an error) means the client is gone: we take
+ * So after every finished request we watch the connection's socket too, so that we look
+ * first: libsoup calls request-finished before it attaches the source that reads the next
+ * request, and a context dispatches the sources of one priority in the order they were
+ * attached. (A higher priority would also put us first, but would cost a main-loop turn
+ * of its own on every request.) Data means the next request is arriving: we step aside. End of stream (or an error) means the client is gone: we take
  * the connection over with soup_server_message_steal_connection(), which makes libsoup
  * forget it (and drops its own source before it can run), and close it.
  *
@@ -53,8 +55,6 @@ on_request_finished (SoupServer *server, SoupServerMessage *msg, gpointer unused
   if (socket == NULL || g_socket_is_closed (socket))
     return;
   source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  /* before libsoup's own source, which runs at the default priority */
-  g_source_set_priority (source, G_PRIORITY_HIGH);
   g_source_set_callback (source, G_SOURCE_FUNC (on_socket_ready), g_object_ref (msg), g_object_unref);
   g_source_attach (source, g_main_context_get_thread_default ());
   g_source_unref (source);

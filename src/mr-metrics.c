@@ -91,15 +91,20 @@ mr_metrics_get_operation_count (MrMetrics *m, const char *operation, gboolean su
 void
 mr_metrics_count_request (MrMetrics *m, const char *method, const char *route, guint status)
 {
-  g_autofree char *key = g_strdup_printf ("%s\t%s\t%u", method, route, status);
+  /* on the stack: a key is allocated only the first time it is counted */
+  char buffer[256];
+  g_autofree char *long_key = NULL;
+  const char *key = buffer;
   guint64 *n;
 
+  if ((gsize) g_snprintf (buffer, sizeof buffer, "%s\t%s\t%u", method, route, status) >= sizeof buffer)
+    key = long_key = g_strdup_printf ("%s\t%s\t%u", method, route, status);
   g_mutex_lock (&m->lock);
   n = g_hash_table_lookup (m->requests, key);
   if (n == NULL)
     {
       n = g_new0 (guint64, 1);
-      g_hash_table_insert (m->requests, g_steal_pointer (&key), n);
+      g_hash_table_insert (m->requests, g_strdup (key), n);
     }
   (*n)++;
   g_mutex_unlock (&m->lock);

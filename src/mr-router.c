@@ -7,16 +7,33 @@
 typedef struct {
   MrRoute route;
   char **segments;
+  gsize *lengths;            /* of each segment */
+  guint n_segments;
+  int wildcard;              /* index of the "*name" segment, or -1 */
 } Entry;
 
 struct _MrRouter {
   GPtrArray *entries;
 };
 
+/* A request path cut at its slashes, in place: matching runs for every request, so it
+ * allocates nothing unless the path has more segments than fit on the stack. */
+typedef struct {
+  const char *start;
+  gsize len;
+} Span;
+
+typedef struct {
+  Span *spans;
+  guint n;
+  Span local[32];
+} Segments;
+
 static void
 entry_free (Entry *e)
 {
   g_strfreev (e->segments);
+  g_free (e->lengths);
   g_free (e);
 }
 
@@ -49,6 +66,47 @@ split_path (const char *path)
   return g_strsplit (path, "/", -1);
 }
 
+/* The same cut as split_path(), as spans of @path. */
+static void
+segments_init (Segments *s, const char *path)
+{
+  guint capacity = G_N_ELEMENTS (s->local);
+
+  s->spans = s->local;
+  s->n = 0;
+  if (path[0] == '/')
+    path++;
+  if (*path == '\0')
+    return;
+  for (;;)
+    {
+      const char *slash = strchr (path, '/');
+
+      if (s->n == capacity)
+        {
+          Span *more = g_new (Span, capacity * 2);
+          memcpy (more, s->spans, capacity * sizeof (Span));
+          if (s->spans != s->local)
+            g_free (s->spans);
+          s->spans = more;
+          capacity *= 2;
+        }
+      s->spans[s->n].start = path;
+      s->spans[s->n].len = slash ? (gsize) (slash - path) : strlen (path);
+      s->n++;
+      if (slash == NULL)
+        break;
+      path = slash + 1;
+    }
+}
+
+static void
+segments_clear (Segments *s)
+{
+  if (s->spans != s->local)
+    g_free (s->spans);
+}
+
 void
 mr_router_add (MrRouter *router, const MrRoute *route)
 {
@@ -56,6 +114,15 @@ mr_router_add (MrRouter *router, const MrRoute *route)
 
   e->route = *route;
   e->segments = split_path (route->pattern);
+  e->n_segments = g_strv_length (e->segments);
+  e->lengths = g_new (gsize, e->n_segments + 1);
+  e->wildcard = -1;
+  for (guint i = 0; i < e->n_segments; i++)
+    {
+      e->lengths[i] = strlen (e->segments[i]);
+      if (e->segments[i][0] == '*' && e->wildcard < 0)
+        e->wildcard = i;
+    }
   g_ptr_array_add (router->entries, e);
 }
 
@@ -66,41 +133,42 @@ mr_router_add_all (MrRouter *router, const MrRoute *routes, gsize n_routes)
     mr_router_add (router, &routes[i]);
 }
 
-/* Matches @path against @e; on success fills @params (if not NULL). */
+/* Matches @path (cut into @segments) against @e; on success fills @params (if not NULL). */
 static gboolean
-match_entry (const Entry *e, const char *path, char **segments, GHashTable *params)
+match_entry (const Entry *e, const char *path, const Segments *segments, GHashTable *params)
 {
-  guint n = g_strv_length (segments);
+  guint n = segments->n;
   guint i;
 
+  /* most entries are told apart by their number of segments alone */
+  if (e->wildcard < 0 ? n != e->n_segments : n <= (guint) e->wildcard)
+    return FALSE;
   for (i = 0; e->segments[i]; i++)
     {
       const char *p = e->segments[i];
+      const Span *segment = &segments->spans[i];
 
       if (p[0] == '*')
         {
           /* the rest of the path after segment i-1, with its leading "/"; the path must
            * go on past the prefix ("/x/toolbox" itself redirects to "/x/toolbox/") */
           const char *rest = path;
-          if (i >= n)
-            return FALSE;
           for (guint k = 0; k < i && rest; k++)
             rest = strchr (rest + 1, '/');
           if (params)
             g_hash_table_insert (params, g_strdup (p + 1), g_strdup (rest && *rest ? rest : "/"));
           return TRUE;
         }
-      if (i >= n)
-        return FALSE;
       if (p[0] == '{')
         {
-          if (segments[i][0] == '\0')
+          if (segment->len == 0)
             return FALSE;
           if (params)
-            g_hash_table_insert (params, g_strndup (p + 1, strlen (p) - 2), g_uri_unescape_string (segments[i], NULL));
+            g_hash_table_insert (params, g_strndup (p + 1, e->lengths[i] - 2),
+                                 g_uri_unescape_segment (segment->start, segment->start + segment->len, NULL));
           continue;
         }
-      if (strcmp (p, segments[i]) != 0)
+      if (e->lengths[i] != segment->len || memcmp (p, segment->start, segment->len) != 0)
         return FALSE;
     }
   return i == n;
@@ -116,19 +184,21 @@ method_matches (const MrRoute *route, const char *method)
 static gboolean
 path_exists (MrRouter *router, const char *path)
 {
-  g_auto(GStrv) segments = split_path (path);
+  Segments segments;
+  gboolean found = FALSE;
 
-  for (guint i = 0; i < router->entries->len; i++)
-    if (match_entry (router->entries->pdata[i], path, segments, NULL))
-      return TRUE;
-  return FALSE;
+  segments_init (&segments, path);
+  for (guint i = 0; i < router->entries->len && !found; i++)
+    found = match_entry (router->entries->pdata[i], path, &segments, NULL);
+  segments_clear (&segments);
+  return found;
 }
 
 MrRouteMatch
 mr_router_match (MrRouter *router, const char *method, const char *path,
                  const MrRoute **route, GHashTable **params, char **redirect)
 {
-  g_auto(GStrv) segments = split_path (path);
+  Segments segments;
   gboolean other_method = FALSE;
   g_autofree char *alternative = NULL;
 
@@ -138,11 +208,12 @@ mr_router_match (MrRouter *router, const char *method, const char *path,
   if (redirect)
     *redirect = NULL;
 
+  segments_init (&segments, path);
   for (guint i = 0; i < router->entries->len; i++)
     {
       Entry *e = router->entries->pdata[i];
 
-      if (!match_entry (e, path, segments, NULL))
+      if (!match_entry (e, path, &segments, NULL))
         continue;
       if (!method_matches (&e->route, method))
         {
@@ -153,10 +224,12 @@ mr_router_match (MrRouter *router, const char *method, const char *path,
       if (params)
         {
           *params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-          match_entry (e, path, segments, *params);
+          match_entry (e, path, &segments, *params);
         }
+      segments_clear (&segments);
       return MR_ROUTE_MATCH_FOUND;
     }
+  segments_clear (&segments);
   if (other_method)
     return MR_ROUTE_MATCH_WRONG_METHOD;
 
@@ -177,17 +250,19 @@ mr_router_match (MrRouter *router, const char *method, const char *path,
 char *
 mr_router_allowed_methods (MrRouter *router, const char *path)
 {
-  g_auto(GStrv) segments = split_path (path);
+  Segments segments;
   GString *out = g_string_new (NULL);
 
+  segments_init (&segments, path);
   for (guint i = 0; i < router->entries->len; i++)
     {
       Entry *e = router->entries->pdata[i];
-      if (!match_entry (e, path, segments, NULL) || strstr (out->str, e->route.method))
+      if (!match_entry (e, path, &segments, NULL) || strstr (out->str, e->route.method))
         continue;
       if (out->len)
         g_string_append (out, ", ");
       g_string_append (out, e->route.method);
     }
+  segments_clear (&segments);
   return g_string_free (out, FALSE);
 }

@@ -241,14 +241,15 @@ check_auth (MrRunner *self, SoupMessageHeaders *headers, const char *daytona_aut
 {
   const char *value = daytona_auth && *daytona_auth ? daytona_auth
                       : soup_message_headers_get_one (headers, "Authorization");
-  g_auto(GStrv) parts = NULL;
+  const char *token;
 
   if (value == NULL || *value == '\0')
     return "unauthorized: authorization header required";
-  parts = g_strsplit (value, " ", -1);
-  if (g_strv_length (parts) != 2 || strcmp (parts[0], "Bearer") != 0)
+  /* exactly two parts split on single spaces (Go's strings.Split): "Bearer" and the token */
+  if (!g_str_has_prefix (value, "Bearer ") || strchr (value + strlen ("Bearer "), ' '))
     return "unauthorized: invalid authorization header format";
-  if (!token_equal (parts[1], mr_runner_get_token (self)))
+  token = value + strlen ("Bearer ");
+  if (!token_equal (token, mr_runner_get_token (self)))
     return "unauthorized: invalid token";
   return NULL;
 }

@@ -453,6 +453,38 @@ test_bodies_and_expectations (void)
   g_assert_cmpuint (mr_journal_entry_get_body_size (entries->pdata[3]), ==, 7);
 }
 
+/* Many headers (more than the capture's stack room) and credentials with or without
+ * a scheme: all recorded, in order, credentials redacted. */
+static void
+test_many_headers (void)
+{
+  g_autoptr(MrRunner) r = mr_test_runner_new_started ();
+  g_autoptr(GString) request = g_string_new ("GET /sandboxes/h?x=1 HTTP/1.1\r\nHost: x\r\n");
+  g_autoptr(MrJournalEntry) entry = NULL;
+  g_autoptr(GHashTable) headers = NULL;
+  g_autofree char *reply = NULL;
+
+  g_string_append (request, "Proxy-Authorization: no-scheme-secret\r\n");
+  g_string_append_printf (request, "X-Daytona-Authorization: Bearer %s\r\n", mr_runner_get_token (r));
+  for (int i = 0; i < 50; i++)
+    g_string_append_printf (request, "X-Header-%d: value %d\r\n", i, i);
+  g_string_append (request, "X-Header-7: again\r\n\r\n");
+  reply = raw_exchange (r, request->str, "\r\n\r\n", NULL, NULL);
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 200"));
+
+  entry = only_entry (r, "GET", NULL, NULL);
+  g_assert_cmpstr (mr_journal_entry_get_method (entry), ==, "GET");
+  g_assert_cmpstr (mr_journal_entry_get_path (entry), ==, "/sandboxes/h");
+  g_assert_cmpstr (mr_journal_entry_get_query (entry), ==, "x=1");
+  g_assert_cmpstr (mr_journal_entry_get_header (entry, "proxy-authorization"), ==, "[redacted]");
+  g_assert_cmpstr (mr_journal_entry_get_header (entry, "X-Daytona-Authorization"), ==, "Bearer [redacted]");
+  g_assert_cmpstr (mr_journal_entry_get_header (entry, "X-Header-0"), ==, "value 0");
+  g_assert_cmpstr (mr_journal_entry_get_header (entry, "X-Header-49"), ==, "value 49");
+  headers = mr_journal_entry_get_headers (entry);
+  g_assert_cmpuint (g_hash_table_size (headers), ==, 53);
+  g_assert_cmpstr (g_hash_table_lookup (headers, "x-header-7"), ==, "value 7, again");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -469,5 +501,6 @@ main (int argc, char **argv)
   g_test_add_func ("/journal/malformed-request", test_malformed_request);
   g_test_add_func ("/journal/stop-with-request-in-flight", test_stop_with_request_in_flight);
   g_test_add_func ("/journal/bodies-and-expectations", test_bodies_and_expectations);
+  g_test_add_func ("/journal/many-headers", test_many_headers);
   return g_test_run ();
 }

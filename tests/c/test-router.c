@@ -74,6 +74,24 @@ test_misses (void)
   g_assert_cmpint (mr_router_match (router, "GET", "/sandboxes//start", &route, NULL, NULL), ==, MR_ROUTE_MATCH_NONE);
 }
 
+/* Paths longer than the matcher's stack room (32 segments) match the same way. */
+static void
+test_long_paths (void)
+{
+  g_autoptr(MrRouter) router = make_router ();
+  g_autoptr(GString) rest = g_string_new (NULL);
+  g_autoptr(GHashTable) params = NULL;
+  g_autofree char *path = NULL;
+  const MrRoute *route;
+
+  for (int i = 0; i < 100; i++)
+    g_string_append_printf (rest, "/d%d", i);
+  path = g_strconcat ("/sandboxes/x/toolbox", rest->str, NULL);
+  g_assert_cmpint (mr_router_match (router, "GET", path, &route, &params, NULL), ==, MR_ROUTE_MATCH_FOUND);
+  g_assert_cmpstr (g_hash_table_lookup (params, "path"), ==, rest->str);
+  g_assert_cmpint (mr_router_match (router, "GET", rest->str, &route, NULL, NULL), ==, MR_ROUTE_MATCH_NONE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -81,5 +99,6 @@ main (int argc, char **argv)
   g_test_add_func ("/router/params", test_params);
   g_test_add_func ("/router/wildcard", test_wildcard);
   g_test_add_func ("/router/misses", test_misses);
+  g_test_add_func ("/router/long-paths", test_long_paths);
   return g_test_run ();
 }
