@@ -34,18 +34,19 @@ struct _MrJournalEntry {
   guint64 sequence;
   gint64 time;               /* wall clock, microseconds since the epoch */
   gint64 started_us;         /* monotonic, for the duration */
-  /* the request line and headers, in one allocation (strings): one per request, rather
-   * than one per string */
-  const char **strings;
+  /* The strings live in the same allocation as the entry, after it: a full journal frees
+   * an entry per request, long after it was written, so each allocation is a cache miss
+   * (docs/performance.md). */
+  const char **strings;      /* method, path, query, sandbox id, route, then the headers */
   const char *method;
   const char *path;
   const char *query;
+  const char *sandbox_id;
+  const char *route;
   const char **headers;      /* name, value, name, value... */
   guint n_headers;           /* names and values */
   guint64 body_size;
-  char *sandbox_id;
-  char *route;
-  char *fault;
+  char *fault;               /* its own allocation: faults are rare */
   guint status;
   gboolean completed;
   gint64 duration;           /* microseconds; -1 until completed */
@@ -53,7 +54,12 @@ struct _MrJournalEntry {
 
 struct _MrJournal {
   GMutex lock;
-  GQueue entries;            /* MrJournalEntry, oldest first */
+  /* a ring: a list would cost an allocation per request, and a cache miss more when the
+   * oldest entry goes */
+  MrJournalEntry **ring;     /* capacity slots; the oldest entry at head */
+  guint capacity;
+  guint head;
+  guint length;
   guint max_entries;
   guint64 next_sequence;
   guint64 dropped;
@@ -68,19 +74,24 @@ typedef struct {
   const char *tail;
 } Piece;
 
-/* Stores the pieces (method, path, query, then header names and values) in one block:
- * their pointers first, then their bytes. */
-static void
-entry_set_strings (MrJournalEntry *entry, const Piece *pieces, guint n_pieces)
+enum { PIECE_METHOD, PIECE_PATH, PIECE_QUERY, PIECE_SANDBOX_ID, PIECE_ROUTE, PIECE_HEADERS };
+
+/* A new entry holding the pieces (see MrJournalEntry.strings for their order) in the same
+ * block: the entry, the strings' pointers, then their bytes. */
+static MrJournalEntry *
+entry_new (const Piece *pieces, guint n_pieces)
 {
-  gsize size = n_pieces * sizeof (char *);
+  gsize size = sizeof (MrJournalEntry) + n_pieces * sizeof (char *);
+  MrJournalEntry *entry;
   const char **pointers;
   char *p;
 
   for (guint i = 0; i < n_pieces; i++)
     if (pieces[i].text)
       size += pieces[i].len + (pieces[i].tail ? strlen (pieces[i].tail) : 0) + 1;
-  pointers = g_malloc (size);
+  entry = g_malloc0 (size);
+  g_atomic_ref_count_init (&entry->ref);
+  pointers = (const char **) (entry + 1);
   p = (char *) (pointers + n_pieces);
   for (guint i = 0; i < n_pieces; i++)
     {
@@ -97,11 +108,15 @@ entry_set_strings (MrJournalEntry *entry, const Piece *pieces, guint n_pieces)
       *p++ = '\0';
     }
   entry->strings = pointers;
-  entry->method = pointers[0];
-  entry->path = pointers[1];
-  entry->query = pointers[2];
-  entry->headers = pointers + 3;
-  entry->n_headers = n_pieces - 3;
+  entry->method = pointers[PIECE_METHOD];
+  entry->path = pointers[PIECE_PATH];
+  entry->query = pointers[PIECE_QUERY];
+  entry->sandbox_id = pointers[PIECE_SANDBOX_ID];
+  entry->route = pointers[PIECE_ROUTE];
+  entry->headers = pointers + PIECE_HEADERS;
+  entry->n_headers = n_pieces - PIECE_HEADERS;
+  entry->duration = -1;
+  return entry;
 }
 
 static Piece
@@ -130,9 +145,6 @@ mr_journal_entry_free (MrJournalEntry *entry)
 {
   if (entry == NULL || !g_atomic_ref_count_dec (&entry->ref))
     return;
-  g_free (entry->strings);
-  g_free (entry->sandbox_id);
-  g_free (entry->route);
   g_free (entry->fault);
   g_free (entry);
 }
@@ -146,23 +158,17 @@ mr_journal_entry_free (MrJournalEntry *entry)
 MrJournalEntry *
 mr_journal_entry_copy (const MrJournalEntry *entry)
 {
-  MrJournalEntry *copy = g_new0 (MrJournalEntry, 1);
+  guint n_pieces = PIECE_HEADERS + entry->n_headers;
+  g_autofree Piece *pieces = g_new (Piece, n_pieces);
+  MrJournalEntry *copy;
 
-  g_atomic_ref_count_init (&copy->ref);
+  for (guint i = 0; i < n_pieces; i++)
+    pieces[i] = whole (entry->strings[i]);
+  copy = entry_new (pieces, n_pieces);
   copy->sequence = entry->sequence;
   copy->time = entry->time;
   copy->started_us = entry->started_us;
-  {
-    guint n_pieces = 3 + entry->n_headers;
-    g_autofree Piece *pieces = g_new (Piece, n_pieces);
-
-    for (guint i = 0; i < n_pieces; i++)
-      pieces[i] = whole (entry->strings[i]);
-    entry_set_strings (copy, pieces, n_pieces);
-  }
   copy->body_size = entry->body_size;
-  copy->sandbox_id = g_strdup (entry->sandbox_id);
-  copy->route = g_strdup (entry->route);
   copy->fault = g_strdup (entry->fault);
   copy->status = entry->status;
   copy->completed = entry->completed;
@@ -455,29 +461,58 @@ mr_journal_new (guint max_entries)
   MrJournal *journal = g_new0 (MrJournal, 1);
 
   g_mutex_init (&journal->lock);
-  g_queue_init (&journal->entries);
   journal->max_entries = max_entries;
   journal->next_sequence = 1;
   return journal;
 }
 
+/* The @i-th entry, oldest first. With the lock held. */
+static MrJournalEntry *
+nth (MrJournal *journal, guint i)
+{
+  return journal->ring[(journal->head + i) % journal->capacity];
+}
+
+/* Moves the entries to a ring of @capacity slots (at least the length). With the lock held. */
+static void
+resize (MrJournal *journal, guint capacity)
+{
+  MrJournalEntry **ring = capacity ? g_new (MrJournalEntry *, capacity) : NULL;
+
+  for (guint i = 0; i < journal->length; i++)
+    ring[i] = nth (journal, i);
+  g_free (journal->ring);
+  journal->ring = ring;
+  journal->capacity = capacity;
+  journal->head = 0;
+}
+
+/* With the lock held. */
+static void
+drop_oldest (MrJournal *journal)
+{
+  mr_journal_entry_free (journal->ring[journal->head]);
+  journal->head = (journal->head + 1) % journal->capacity;
+  journal->length--;
+  journal->dropped++;
+}
+
+/* With the lock held. */
+static void
+remove_all (MrJournal *journal)
+{
+  for (guint i = 0; i < journal->length; i++)
+    mr_journal_entry_free (nth (journal, i));
+  journal->length = 0;
+  resize (journal, 0);
+}
+
 void
 mr_journal_free (MrJournal *journal)
 {
-  g_queue_clear_full (&journal->entries, (GDestroyNotify) mr_journal_entry_free);
+  remove_all (journal);
   g_mutex_clear (&journal->lock);
   g_free (journal);
-}
-
-/* with the lock held */
-static void
-trim (MrJournal *journal)
-{
-  while (journal->entries.length > journal->max_entries)
-    {
-      mr_journal_entry_free (g_queue_pop_head (&journal->entries));
-      journal->dropped++;
-    }
 }
 
 void
@@ -485,7 +520,10 @@ mr_journal_set_max_entries (MrJournal *journal, guint max_entries)
 {
   g_mutex_lock (&journal->lock);
   journal->max_entries = max_entries;
-  trim (journal);
+  while (journal->length > max_entries)
+    drop_oldest (journal);
+  if (journal->capacity > max_entries)
+    resize (journal, max_entries);
   g_mutex_unlock (&journal->lock);
 }
 
@@ -499,7 +537,7 @@ void
 mr_journal_clear (MrJournal *journal)
 {
   g_mutex_lock (&journal->lock);
-  g_queue_clear_full (&journal->entries, (GDestroyNotify) mr_journal_entry_free);
+  remove_all (journal);
   journal->dropped = 0;
   g_mutex_unlock (&journal->lock);
 }
@@ -509,8 +547,18 @@ journal_add (MrJournal *journal, MrJournalEntry *entry)
 {
   g_mutex_lock (&journal->lock);
   entry->sequence = journal->next_sequence++;
-  g_queue_push_tail (&journal->entries, entry_ref (entry));
-  trim (journal);
+  if (journal->max_entries == 0)
+    journal->dropped++;
+  else
+    {
+      if (journal->length == journal->max_entries)
+        drop_oldest (journal);
+      else if (journal->length == journal->capacity)
+        /* grows by doubling up to the cap, so a small journal stays small */
+        resize (journal, MIN (MAX (16, journal->capacity * 2), journal->max_entries));
+      journal->ring[(journal->head + journal->length) % journal->capacity] = entry_ref (entry);
+      journal->length++;
+    }
   g_mutex_unlock (&journal->lock);
 }
 
@@ -521,9 +569,9 @@ mr_journal_query (MrJournal *journal, const char *method, const char *path, cons
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) mr_journal_entry_free);
 
   g_mutex_lock (&journal->lock);
-  for (GList *l = journal->entries.head; l; l = l->next)
-    if (entry_matches (l->data, method, path, sandbox_id))
-      g_ptr_array_add (out, mr_journal_entry_copy (l->data));
+  for (guint i = 0; i < journal->length; i++)
+    if (entry_matches (nth (journal, i), method, path, sandbox_id))
+      g_ptr_array_add (out, mr_journal_entry_copy (nth (journal, i)));
   g_mutex_unlock (&journal->lock);
   return out;
 }
@@ -581,7 +629,7 @@ redacted (const char *value)
 static void
 capture (Tracker *t, SoupServerMessage *msg)
 {
-  MrJournalEntry *entry = g_new0 (MrJournalEntry, 1);
+  MrJournalEntry *entry;
   GUri *uri = soup_server_message_get_uri (msg);
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   SoupMessageHeadersIter iter;
@@ -590,29 +638,30 @@ capture (Tracker *t, SoupServerMessage *msg)
   Piece stack_pieces[64];
   g_autofree Piece *heap_pieces = NULL;
   Piece *pieces = stack_pieces;
-  guint n_pieces = 3;
+  guint n_pieces = PIECE_HEADERS;
   guint n_fields = 0;
 
-  g_atomic_ref_count_init (&entry->ref);
-  entry->time = g_get_real_time ();
-  entry->started_us = ex ? ex->started_us : g_get_monotonic_time ();
-  /* a request libsoup could not parse has neither */
-  entry->duration = -1;
   soup_message_headers_iter_init (&iter, headers);
   while (soup_message_headers_iter_next (&iter, &name, &value))
     n_fields++;
-  if (3 + 2 * n_fields > G_N_ELEMENTS (stack_pieces))
-    pieces = heap_pieces = g_new (Piece, 3 + 2 * n_fields);
-  pieces[0] = whole (soup_server_message_get_method (msg) ? soup_server_message_get_method (msg) : "");
-  pieces[1] = whole (uri ? g_uri_get_path (uri) : "");
-  pieces[2] = whole (uri ? g_uri_get_query (uri) : NULL);
+  if (PIECE_HEADERS + 2 * n_fields > G_N_ELEMENTS (stack_pieces))
+    pieces = heap_pieces = g_new (Piece, PIECE_HEADERS + 2 * n_fields);
+  /* a request libsoup could not parse has neither method nor URI */
+  pieces[PIECE_METHOD] = whole (soup_server_message_get_method (msg) ? soup_server_message_get_method (msg) : "");
+  pieces[PIECE_PATH] = whole (uri ? g_uri_get_path (uri) : "");
+  pieces[PIECE_QUERY] = whole (uri ? g_uri_get_query (uri) : NULL);
+  /* routing ran before the capture (or never will) */
+  pieces[PIECE_SANDBOX_ID] = whole (ex ? ex->sandbox_id : NULL);
+  pieces[PIECE_ROUTE] = whole (ex && ex->route ? ex->route->pattern : NULL);
   soup_message_headers_iter_init (&iter, headers);
   while (soup_message_headers_iter_next (&iter, &name, &value))
     {
       pieces[n_pieces++] = whole (name);
       pieces[n_pieces++] = is_credential (name) ? redacted (value) : whole (value);
     }
-  entry_set_strings (entry, pieces, n_pieces);
+  entry = entry_new (pieces, n_pieces);
+  entry->time = g_get_real_time ();
+  entry->started_us = ex ? ex->started_us : g_get_monotonic_time ();
   t->entry = entry;
 }
 
@@ -647,10 +696,6 @@ describe (Tracker *t, SoupServerMessage *msg)
   if ((ex && ex->route && (ex->route->flags & MR_ROUTE_CONTROL)) ||
       g_str_has_prefix (t->entry->path, "/_mock/") || strcmp (t->entry->path, "/_mock") == 0)
     return FALSE;
-  if (ex && ex->route && t->entry->route == NULL)
-    t->entry->route = g_strdup (ex->route->pattern);
-  if (ex && ex->sandbox_id && t->entry->sandbox_id == NULL)
-    t->entry->sandbox_id = g_strdup (ex->sandbox_id);
   if (t->fault && t->entry->fault == NULL)
     t->entry->fault = g_strdup (t->fault);
   t->entry->body_size = t->body_bytes;

@@ -351,13 +351,20 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
   const MrRoute *route = NULL;
   const char *auth_failure;
   goffset length;
+  MrRouteMatch match;
 
-  /* the journal records the headers as the client sent them */
+  match = mr_router_match (self->router, method, path, &route, &ex->params, &redirect);
+  if (match == MR_ROUTE_MATCH_FOUND)
+    {
+      ex->route = route;
+      ex->sandbox_id = g_strdup (mr_exchange_param (ex, "id"));
+    }
+  /* the journal records the headers as the client sent them (and the route, from here) */
   mr_journal_capture (msg);
   /* never forwarded to a toolbox, whatever happens next */
   soup_message_headers_remove (headers, "X-Daytona-Authorization");
 
-  switch (mr_router_match (self->router, method, path, &route, &ex->params, &redirect))
+  switch (match)
     {
     case MR_ROUTE_MATCH_FOUND:
       break;
@@ -388,8 +395,6 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
         return;
       }
     }
-  ex->route = route;
-  ex->sandbox_id = g_strdup (mr_exchange_param (ex, "id"));
 
   if (!(route->flags & (MR_ROUTE_PUBLIC | MR_ROUTE_OWN_AUTH)) &&
       !((route->flags & MR_ROUTE_METRICS) && !self->config->metrics_auth) &&

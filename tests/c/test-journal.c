@@ -231,6 +231,55 @@ test_cap (void)
 }
 
 static void
+assert_paths (MrRunner *r, guint first, guint last)
+{
+  g_autoptr(GPtrArray) entries = mr_runner_get_requests (r, NULL, NULL, NULL);
+
+  g_assert_cmpuint (entries->len, ==, last - first + 1);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/sandboxes/s%u", first + i);
+      g_assert_cmpstr (mr_journal_entry_get_path (entries->pdata[i]), ==, path);
+    }
+}
+
+static void
+get_range (MrRunner *r, guint first, guint last)
+{
+  for (guint i = first; i <= last; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/sandboxes/s%u", i);
+      g_assert_cmpuint (mr_test_status (r, "GET", path, NULL), ==, 200);
+    }
+}
+
+/* The journal is a ring that grows up to its cap: oldest first across wrap-arounds, and
+ * a cap changed while it holds entries keeps the newest. */
+static void
+test_cap_changes (void)
+{
+  g_autoptr(MrRunner) r = mr_runner_new ();
+
+  g_object_set (r, "journal-size", 20, NULL);
+  g_assert_cmpuint (mr_runner_start (r, NULL), !=, 0);
+  get_range (r, 0, 49);
+  assert_paths (r, 30, 49);
+  g_assert_cmpuint (mr_runner_get_requests_dropped (r), ==, 30);
+  g_object_set (r, "journal-size", 5, NULL);
+  assert_paths (r, 45, 49);
+  get_range (r, 50, 52);
+  assert_paths (r, 48, 52);
+  g_assert_cmpuint (mr_runner_get_requests_dropped (r), ==, 48);
+  g_object_set (r, "journal-size", 40, NULL);
+  get_range (r, 53, 90);
+  assert_paths (r, 51, 90);
+  mr_runner_clear_requests (r);
+  assert_paths (r, 1, 0);
+  get_range (r, 91, 92);
+  assert_paths (r, 91, 92);
+}
+
+static void
 test_control_routes_left_out (void)
 {
   g_autoptr(MrRunner) r = mr_test_runner_new_started ();
@@ -495,6 +544,7 @@ main (int argc, char **argv)
   g_test_add_func ("/journal/before-reply", test_before_reply);
   g_test_add_func ("/journal/async-reply", test_async_reply);
   g_test_add_func ("/journal/cap", test_cap);
+  g_test_add_func ("/journal/cap-changes", test_cap_changes);
   g_test_add_func ("/journal/control-routes-left-out", test_control_routes_left_out);
   g_test_add_func ("/journal/http-query-and-clear", test_http_query_and_clear);
   g_test_add_func ("/journal/reset-clears", test_reset_clears);
