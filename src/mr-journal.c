@@ -4,8 +4,9 @@
  * returns, so the entry (and the request-served signal) must exist before the client
  * can have the reply:
  *   - a reply decided synchronously (every runner API route, every early error) is
- *     recorded in "got-body", which libsoup emits after the handlers ran and before it
- *     writes a single byte of the response;
+ *     recorded once the body is read and the handlers ran, before libsoup writes a
+ *     single byte of the response (mr_journal_body_read(), which the runner calls at
+ *     the end of its handler, or from request-read when the reply was decided before);
  *   - a paused (asynchronous) reply is recorded in "wrote-headers" (or
  *     "wrote-informational" for 101), emitted on the server thread right after the
  *     status line and headers are written and before any body byte is. Journal queries
@@ -13,11 +14,11 @@
  *     is served after that signal handler returned.
  * A request still waiting for its reply is in the journal as not completed (status 0).
  *
- * Signal handlers are connected only where they can fire, because each costs about as
- * much per request as routing it (docs/performance.md): "got-body" always; "got-chunk"
- * when the headers announce a body; "wrote-headers" once a reply is left pending in
- * "got-body", or from the start for requests that can be answered before their body is
- * read (Expect: 100-continue) or upgraded (101); the end of a request comes from the
+ * Signal handlers on the message are connected only where they can fire, because each
+ * costs about as much per request as routing it (docs/performance.md): "got-chunk" when
+ * the headers announce a body; "wrote-headers" once a reply is left pending when the
+ * body is read, or from the start for requests that can be answered before their body
+ * is read (Expect: 100-continue) or upgraded (101). The end of a request comes from the
  * server's request-finished and request-aborted signals (mr_journal_complete()).
  *
  * Control routes (/_mock/...) are not recorded: a test's own bookkeeping must not show
@@ -26,8 +27,6 @@
 
 #include "mr-runner-private.h"
 #include "mr-http.h"
-
-#define TRACKER_KEY "mr-journal-tracker"
 
 struct _MrJournalEntry {
   gatomicrefcount ref;       /* shared by the journal and the request's tracker */
@@ -589,7 +588,7 @@ mr_journal_get_dropped (MrJournal *journal)
 
 /* Following one request --------------------------------------------------------------- */
 
-typedef struct {
+struct _MrJournalTracker {
   MrRunner *runner;          /* outlives its server messages */
   MrJournalEntry *entry;     /* NULL until captured */
   guint64 body_bytes;
@@ -598,14 +597,27 @@ typedef struct {
   gboolean counting_chunks;  /* got-chunk connected */
   gboolean watching_writes;  /* wrote-headers and wrote-informational connected */
   char *fault;
-} Tracker;
+};
 
-static void
-tracker_free (Tracker *t)
+typedef MrJournalTracker Tracker;
+
+/* The exchange's destroy notify frees it. */
+void
+mr_journal_tracker_free (MrJournalTracker *t)
 {
+  if (t == NULL)
+    return;
   g_clear_pointer (&t->entry, mr_journal_entry_free);
   g_free (t->fault);
   g_free (t);
+}
+
+static Tracker *
+tracker_of (SoupServerMessage *msg)
+{
+  MrExchange *ex = mr_exchange_get (msg);
+
+  return ex ? ex->journal : NULL;
 }
 
 static gboolean
@@ -668,7 +680,7 @@ capture (Tracker *t, SoupServerMessage *msg)
 static void on_got_chunk (SoupServerMessage *msg, GBytes *chunk, Tracker *t);
 static void watch_writes (Tracker *t, SoupServerMessage *msg);
 
-/* With the headers read: the handlers this request can need beyond "got-body". */
+/* With the headers read: the handlers this request needs. */
 static void
 follow_request (Tracker *t, SoupServerMessage *msg)
 {
@@ -746,10 +758,18 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, Tracker *t)
   t->body_bytes += g_bytes_get_size (chunk);
 }
 
-/* Runs after the server's own got-body handler, i.e. after the route handler. */
-static void
-on_got_body (SoupServerMessage *msg, Tracker *t)
+/* The body is read and the handlers ran (or were skipped for a reply decided earlier):
+ * the last moment before libsoup writes the reply, if there is one yet. The runner calls
+ * this at the end of its handler, or from request-read (emitted before the handlers)
+ * when the reply was decided before the body, so no "got-body" handler per request is
+ * needed. */
+void
+mr_journal_body_read (SoupServerMessage *msg)
 {
+  Tracker *t = tracker_of (msg);
+
+  if (t == NULL)
+    return;
   /* a request libsoup refused before the early handler (so before follow_request())
    * still has its whole body accumulated, as nothing turned that off */
   if (!t->counting_chunks)
@@ -787,22 +807,21 @@ watch_writes (Tracker *t, SoupServerMessage *msg)
   g_signal_connect (msg, "wrote-headers", G_CALLBACK (on_wrote_headers), t);
 }
 
-/* request-started: follow @msg until its reply. */
-void
+/* request-started: follow @msg until its reply (the exchange keeps the tracker). */
+MrJournalTracker *
 mr_journal_watch (MrRunner *runner, SoupServerMessage *msg)
 {
   Tracker *t = g_new0 (Tracker, 1);
 
   t->runner = runner;
-  g_object_set_data_full (G_OBJECT (msg), TRACKER_KEY, t, (GDestroyNotify) tracker_free);
-  g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), t);
+  return t;
 }
 
 /* Early handler, first thing: the headers as the client sent them. */
 void
 mr_journal_capture (SoupServerMessage *msg)
 {
-  Tracker *t = g_object_get_data (G_OBJECT (msg), TRACKER_KEY);
+  Tracker *t = tracker_of (msg);
 
   if (t && t->entry == NULL)
     {
@@ -814,7 +833,7 @@ mr_journal_capture (SoupServerMessage *msg)
 void
 mr_journal_note_fault (SoupServerMessage *msg, const char *fault_id)
 {
-  Tracker *t = g_object_get_data (G_OBJECT (msg), TRACKER_KEY);
+  Tracker *t = tracker_of (msg);
 
   if (t && t->fault == NULL)
     t->fault = g_strdup (fault_id);
@@ -825,7 +844,7 @@ mr_journal_note_fault (SoupServerMessage *msg, const char *fault_id)
 void
 mr_journal_complete (SoupServerMessage *msg)
 {
-  Tracker *t = g_object_get_data (G_OBJECT (msg), TRACKER_KEY);
+  Tracker *t = tracker_of (msg);
 
   if (t)
     complete (t, msg);

@@ -24,6 +24,8 @@ enum {
   MR_ROUTE_OWN_AUTH = 1 << 4,  /* the route checks credentials itself (control-plane facade) */
 };
 
+typedef struct _MrJournalTracker MrJournalTracker;
+
 /* One request's state from its headers to its reply. */
 typedef struct {
   MrRunner *runner;
@@ -37,6 +39,7 @@ typedef struct {
   gboolean too_large;
   char *sandbox_id;          /* for routes under /sandboxes/{id} */
   MrToolboxRequest *toolbox;
+  MrJournalTracker *journal; /* mr-journal.c */
 } MrExchange;
 
 typedef void (*MrRouteHandler) (MrExchange *ex);
@@ -77,7 +80,9 @@ void        mr_journal_clear (MrJournal *journal);
 GPtrArray  *mr_journal_query (MrJournal *journal, const char *method, const char *path, const char *sandbox_id);
 guint64     mr_journal_get_dropped (MrJournal *journal);
 gboolean    mr_journal_path_matches (const char *pattern, const char *path, const char *route);
-void        mr_journal_watch (MrRunner *runner, SoupServerMessage *msg);
+MrJournalTracker *mr_journal_watch (MrRunner *runner, SoupServerMessage *msg);
+void        mr_journal_tracker_free (MrJournalTracker *tracker);
+void        mr_journal_body_read (SoupServerMessage *msg);
 void        mr_journal_capture (SoupServerMessage *msg);
 void        mr_journal_note_fault (SoupServerMessage *msg, const char *fault_id);
 void        mr_journal_complete (SoupServerMessage *msg);

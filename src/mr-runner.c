@@ -199,6 +199,7 @@ exchange_free (MrExchange *ex)
   g_clear_pointer (&ex->query, g_hash_table_unref);
   g_clear_pointer (&ex->body, g_bytes_unref);
   g_clear_pointer (&ex->toolbox, mr_toolbox_request_unref);
+  mr_journal_tracker_free (ex->journal);
   g_free (ex->sandbox_id);
   g_free (ex);
 }
@@ -325,7 +326,7 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
   ex->started_us = g_get_monotonic_time ();
   g_object_set_data_full (G_OBJECT (msg), "mr-exchange", ex, (GDestroyNotify) exchange_free);
   /* the request journal follows every request to its reply (mr-journal.c) */
-  mr_journal_watch (self, msg);
+  ex->journal = mr_journal_watch (self, msg);
 }
 
 /* The route's own early handler, when nothing (no fault rule) stopped the request. */
@@ -426,12 +427,8 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
 }
 
 static void
-main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unused,
-              GHashTable *query, gpointer user_data)
+run_main_handler (MrRunner *self, SoupServerMessage *msg, MrExchange *ex, GHashTable *query)
 {
-  MrRunner *self = user_data;
-  MrExchange *ex = mr_exchange_get (msg);
-
   if (ex == NULL || ex->route == NULL)
     return;
   if (ex->too_large)
@@ -445,6 +442,23 @@ main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unuse
     ex->body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
   if (ex->route->handler)
     ((MrRouteHandler) ex->route->handler) (ex);
+}
+
+static void
+main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unused,
+              GHashTable *query, gpointer user_data)
+{
+  run_main_handler (user_data, msg, mr_exchange_get (msg), query);
+  mr_journal_body_read (msg);
+}
+
+/* Emitted when the body is read, before the handlers, which libsoup skips for a reply
+ * decided earlier: the journal's moment for those. */
+static void
+on_request_read (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
+{
+  if (soup_server_message_get_status (msg) != 0)
+    mr_journal_body_read (msg);
 }
 
 /* Both follow the message's own "finished" signal, so the journal hears of the end of
@@ -570,6 +584,7 @@ listen (MrRunner *self, GError **error)
   g_signal_connect (self->server, "request-started", G_CALLBACK (on_request_started), self);
   g_signal_connect (self->server, "request-finished", G_CALLBACK (on_request_finished), self);
   g_signal_connect (self->server, "request-aborted", G_CALLBACK (on_request_aborted), self);
+  g_signal_connect (self->server, "request-read", G_CALLBACK (on_request_read), self);
   mr_keepalive_watch (self->server);
   soup_server_add_early_handler (self->server, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->server, NULL, main_handler, self, NULL);
