@@ -10,16 +10,16 @@
 #include <glib-unix.h>
 #include <libsoup/soup.h>
 
-/* about the size of a sandbox record, so both servers write similar replies */
+/* what the runner answers to GET /sandboxes/{id} for a started sandbox, so both servers
+ * write the same bytes */
 static const char BODY[] =
-  "{\"id\":\"bench\",\"state\":\"started\",\"backupState\":\"NONE\",\"daemonVersion\":\"v0.0.0-dev\","
-  "\"cpu\":1,\"memory\":1,\"disk\":3,\"gpu\":0}";
+  "{\"state\":\"started\",\"backupState\":\"NONE\",\"recoverable\":false,\"daemonVersion\":\"v0.0.0-dev\"}";
 
 static void
 answer (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
 {
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, BODY, strlen (BODY));
+  soup_server_message_set_response (msg, "application/json; charset=utf-8", SOUP_MEMORY_STATIC, BODY, strlen (BODY));
 }
 
 static gboolean
@@ -33,7 +33,8 @@ int
 main (int argc, char **argv)
 {
   g_autoptr(GMainLoop) loop = g_main_loop_new (NULL, FALSE);
-  g_autoptr(SoupServer) server = soup_server_new ("server-header", "minimal", NULL);
+  /* the trailing space adds libsoup's own product token, as the runner's header does */
+  g_autoptr(SoupServer) server = soup_server_new ("server-header", "minimal ", NULL);
   g_autoptr(GError) error = NULL;
   GSList *uris;
   g_autofree char *url = NULL;

@@ -1,12 +1,13 @@
 #!/bin/sh
 # wrk-runner.sh: GET /sandboxes/{id} throughput of the standalone mock-runner against a
-# minimal libsoup server answering a constant JSON body, measured in the same run so the
-# ratio holds on a shared machine (docs/performance.md). Needs wrk (`apt-get install wrk`).
+# minimal libsoup server answering the same JSON body, measured in the same run so the
+# ratio holds on a shared machine; then the time the runner spends on POST /sandboxes,
+# from its request journal (docs/performance.md). Needs wrk (`apt-get install wrk`).
 #
 # Usage: wrk-runner.sh MOCK_RUNNER MINIMAL_SERVER
 # Environment: WRK_DURATION (default 10s), WRK_CONNECTIONS (32), WRK_ROUNDS (2: minimal,
-# runner, minimal, runner... so a change of load hits both), LOG_LEVEL (runner's, default
-# warn as the runner's own default).
+# runner, minimal, runner... so a change of load hits both), CREATE_DURATION (3s of
+# creates, one connection), LOG_LEVEL (runner's, default warn as the runner's own default).
 set -eu
 
 runner_bin=${1:?usage: wrk-runner.sh MOCK_RUNNER MINIMAL_SERVER}
@@ -15,6 +16,8 @@ runner_bin=$(realpath "$runner_bin")
 duration=${WRK_DURATION:-10s}
 connections=${WRK_CONNECTIONS:-32}
 rounds=${WRK_ROUNDS:-2}
+create_duration=${CREATE_DURATION:-3s}
+script_dir=$(dirname "$(realpath "$0")")
 log_level=${LOG_LEVEL:-warn}
 token=bench-token
 sandbox=bench-sandbox
@@ -78,3 +81,27 @@ for round in $(seq "$rounds"); do
     printf "round %d: minimal %.0f req/s, runner GET /sandboxes/{id} %.0f req/s, ratio %.2f (load %s)\n",
       r, m, n, n / m, l }'
 done
+
+# Creates, one at a time on a kept-alive connection, each with a new id; the journal
+# records how long the runner took over each, from its first byte read to its reply
+# decided (durationUs), i.e. without the network and the client.
+curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $token" "$runner_url/_mock/requests"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+wrk -t1 -c1 -d"$create_duration" --latency -s "$script_dir/wrk-create.lua" -H "Authorization: Bearer $token" \
+  "$runner_url" >"$work/create.out"
+if grep -q 'Non-2xx\|Socket errors' "$work/create.out"; then
+  echo "wrk-runner: errors in the creates:" >&2
+  cat "$work/create.out" >&2
+  exit 1
+fi
+curl -s -H "Authorization: Bearer $token" "$runner_url/_mock/requests?method=POST&path=/sandboxes" \
+  | grep -o '"durationUs":[0-9]*' | cut -d: -f2 | sort -n >"$work/durations"
+awk -v l="$load" -v rate="$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/create.out")" \
+    -v client50="$(sed -n 's/^ *50% *\([^ ]*\).*/\1/p' "$work/create.out")" \
+    -v client99="$(sed -n 's/^ *99% *\([^ ]*\).*/\1/p' "$work/create.out")" '
+  { d[NR] = $1 }
+  END {
+    if (NR == 0) { print "wrk-runner: no create in the journal" > "/dev/stderr"; exit 1 }
+    printf "create: %d in the journal (%.0f/s), inside the server p50 %d us, p99 %d us; round trip p50 %s, p99 %s (load %s)\n",
+      NR, rate, d[int(NR * 0.5) + 1], d[int(NR * 0.99) + 1], client50, client99, l
+  }' "$work/durations"
