@@ -11,7 +11,7 @@
 set -eu
 
 runner_bin=${1:?usage: wrk-runner.sh MOCK_RUNNER MINIMAL_SERVER}
-minimal_bin=${2:?usage: wrk-runner.sh MOCK_RUNNER MINIMAL_SERVER}
+minimal_bin=$(realpath "${2:?usage: wrk-runner.sh MOCK_RUNNER MINIMAL_SERVER}")
 runner_bin=$(realpath "$runner_bin")
 duration=${WRK_DURATION:-10s}
 connections=${WRK_CONNECTIONS:-32}
@@ -34,14 +34,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Starts "$@" with stdout in $work/$name.out and waits for its "listening on URL" line.
+# Starts "$@" in $work with stdout in $work/$name.out, waits for its "listening on URL"
+# line and sets $url. (Not in a command substitution: its pid must reach the cleanup.)
 start_server() {
   name=$1; shift
-  "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  (cd "$work" && exec "$@" >"$work/$name.out" 2>"$work/$name.err") &
   pids="$pids $!"
   for _ in $(seq 100); do
     url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/$name.out")
-    if [ -n "$url" ]; then echo "${url%/}"; return 0; fi
+    if [ -n "$url" ]; then url=${url%/}; return 0; fi
     sleep 0.1
   done
   echo "wrk-runner: $name did not start:" >&2
@@ -49,9 +50,11 @@ start_server() {
   exit 1
 }
 
-minimal_url=$(start_server minimal "$minimal_bin")
-runner_url=$(cd "$work" && start_server runner env API_TOKEN=$token SERVER_URL=http://localhost:3000 \
-  API_PORT=0 API_HOST=127.0.0.1 LOG_LEVEL="$log_level" "$runner_bin")
+start_server minimal "$minimal_bin"
+minimal_url=$url
+start_server runner env API_TOKEN=$token SERVER_URL=http://localhost:3000 \
+  API_PORT=0 API_HOST=127.0.0.1 LOG_LEVEL="$log_level" "$runner_bin"
+runner_url=$url
 
 status=$(curl -s -o "$work/create.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $token" \
   -H 'Content-Type: application/json' \
