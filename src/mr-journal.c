@@ -590,6 +590,7 @@ mr_journal_get_dropped (MrJournal *journal)
 
 struct _MrJournalTracker {
   MrRunner *runner;          /* outlives its server messages */
+  MrExchange *ex;            /* owns the tracker */
   MrJournalEntry *entry;     /* NULL until captured */
   guint64 body_bytes;
   gboolean stored;
@@ -613,10 +614,8 @@ mr_journal_tracker_free (MrJournalTracker *t)
 }
 
 static Tracker *
-tracker_of (SoupServerMessage *msg)
+tracker_of (MrExchange *ex)
 {
-  MrExchange *ex = mr_exchange_get (msg);
-
   return ex ? ex->journal : NULL;
 }
 
@@ -646,7 +645,7 @@ capture (Tracker *t, SoupServerMessage *msg)
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   SoupMessageHeadersIter iter;
   const char *name, *value;
-  MrExchange *ex = mr_exchange_get (msg);
+  MrExchange *ex = t->ex;
   Piece stack_pieces[64];
   g_autofree Piece *heap_pieces = NULL;
   Piece *pieces = stack_pieces;
@@ -701,7 +700,7 @@ follow_request (Tracker *t, SoupServerMessage *msg)
 static gboolean
 describe (Tracker *t, SoupServerMessage *msg)
 {
-  MrExchange *ex = mr_exchange_get (msg);
+  MrExchange *ex = t->ex;
 
   if (t->entry == NULL)
     capture (t, msg);
@@ -764,12 +763,14 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, Tracker *t)
  * when the reply was decided before the body, so no "got-body" handler per request is
  * needed. */
 void
-mr_journal_body_read (SoupServerMessage *msg)
+mr_journal_body_read (MrExchange *ex)
 {
-  Tracker *t = tracker_of (msg);
+  Tracker *t = tracker_of (ex);
+  SoupServerMessage *msg;
 
   if (t == NULL)
     return;
+  msg = ex->msg;
   /* a request libsoup refused before the early handler (so before follow_request())
    * still has its whole body accumulated, as nothing turned that off */
   if (!t->counting_chunks)
@@ -807,47 +808,50 @@ watch_writes (Tracker *t, SoupServerMessage *msg)
   g_signal_connect (msg, "wrote-headers", G_CALLBACK (on_wrote_headers), t);
 }
 
-/* request-started: follow @msg until its reply (the exchange keeps the tracker). */
+/* request-started: follow @ex's message until its reply (the exchange keeps the
+ * tracker, and is handed to every function below: it is at hand wherever they are
+ * called, where looking it up on the message costs a search per call). */
 MrJournalTracker *
-mr_journal_watch (MrRunner *runner, SoupServerMessage *msg)
+mr_journal_watch (MrRunner *runner, MrExchange *ex)
 {
   Tracker *t = g_new0 (Tracker, 1);
 
   t->runner = runner;
+  t->ex = ex;
   return t;
 }
 
-/* Early handler, first thing: the headers as the client sent them. */
+/* Early handler, once routed: the headers as the client sent them. */
 void
-mr_journal_capture (SoupServerMessage *msg)
+mr_journal_capture (MrExchange *ex)
 {
-  Tracker *t = tracker_of (msg);
+  Tracker *t = tracker_of (ex);
 
   if (t && t->entry == NULL)
     {
-      capture (t, msg);
-      follow_request (t, msg);
+      capture (t, ex->msg);
+      follow_request (t, ex->msg);
     }
 }
 
 void
-mr_journal_note_fault (SoupServerMessage *msg, const char *fault_id)
+mr_journal_note_fault (MrExchange *ex, const char *fault_id)
 {
-  Tracker *t = tracker_of (msg);
+  Tracker *t = tracker_of (ex);
 
   if (t && t->fault == NULL)
     t->fault = g_strdup (fault_id);
 }
 
-/* The reply is decided outside the usual path (e.g. the connection is about to be
- * dropped): record it now. */
+/* The end of the request, or a reply decided outside the usual path (e.g. the
+ * connection is about to be dropped): record it now. */
 void
-mr_journal_complete (SoupServerMessage *msg)
+mr_journal_complete (MrExchange *ex)
 {
-  Tracker *t = tracker_of (msg);
+  Tracker *t = tracker_of (ex);
 
   if (t)
-    complete (t, msg);
+    complete (t, ex->msg);
 }
 
 /* The runner's journal methods ------------------------------------------------------- */

@@ -9,11 +9,17 @@ typedef struct {
   char **segments;
   gsize *lengths;            /* of each segment */
   guint n_segments;
+  guint n_params;            /* "{name}" and "*name" segments */
   int wildcard;              /* index of the "*name" segment, or -1 */
 } Entry;
 
 struct _MrRouter {
   GPtrArray *entries;
+};
+
+struct _MrRouteParams {
+  guint n;                   /* names and values */
+  char *strings[];           /* name, value (NULL if it does not decode), ... */
 };
 
 /* A request path cut at its slashes, in place: matching runs for every request, so it
@@ -122,6 +128,8 @@ mr_router_add (MrRouter *router, const MrRoute *route)
       e->lengths[i] = strlen (e->segments[i]);
       if (e->segments[i][0] == '*' && e->wildcard < 0)
         e->wildcard = i;
+      if (e->segments[i][0] == '*' || e->segments[i][0] == '{')
+        e->n_params++;
     }
   g_ptr_array_add (router->entries, e);
 }
@@ -133,9 +141,10 @@ mr_router_add_all (MrRouter *router, const MrRoute *routes, gsize n_routes)
     mr_router_add (router, &routes[i]);
 }
 
-/* Matches @path (cut into @segments) against @e; on success fills @params (if not NULL). */
+/* Matches @path (cut into @segments) against @e; on success fills @params (if not NULL:
+ * room for the entry's parameters, as names and values). */
 static gboolean
-match_entry (const Entry *e, const char *path, const Segments *segments, GHashTable *params)
+match_entry (const Entry *e, const char *path, const Segments *segments, char **params)
 {
   guint n = segments->n;
   guint i;
@@ -156,7 +165,10 @@ match_entry (const Entry *e, const char *path, const Segments *segments, GHashTa
           for (guint k = 0; k < i && rest; k++)
             rest = strchr (rest + 1, '/');
           if (params)
-            g_hash_table_insert (params, g_strdup (p + 1), g_strdup (rest && *rest ? rest : "/"));
+            {
+              *params++ = g_strdup (p + 1);
+              *params++ = g_strdup (rest && *rest ? rest : "/");
+            }
           return TRUE;
         }
       if (p[0] == '{')
@@ -164,8 +176,11 @@ match_entry (const Entry *e, const char *path, const Segments *segments, GHashTa
           if (segment->len == 0)
             return FALSE;
           if (params)
-            g_hash_table_insert (params, g_strndup (p + 1, e->lengths[i] - 2),
-                                 g_uri_unescape_segment (segment->start, segment->start + segment->len, NULL));
+            {
+              *params++ = g_strndup (p + 1, e->lengths[i] - 2);
+              /* NULL for an escape that does not decode */
+              *params++ = g_uri_unescape_segment (segment->start, segment->start + segment->len, NULL);
+            }
           continue;
         }
       if (e->lengths[i] != segment->len || memcmp (p, segment->start, segment->len) != 0)
@@ -196,7 +211,7 @@ path_exists (MrRouter *router, const char *path)
 
 MrRouteMatch
 mr_router_match (MrRouter *router, const char *method, const char *path,
-                 const MrRoute **route, GHashTable **params, char **redirect)
+                 const MrRoute **route, MrRouteParams **params, char **redirect)
 {
   Segments segments;
   gboolean other_method = FALSE;
@@ -223,8 +238,9 @@ mr_router_match (MrRouter *router, const char *method, const char *path,
       *route = &e->route;
       if (params)
         {
-          *params = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-          match_entry (e, path, &segments, *params);
+          *params = g_malloc0 (sizeof (MrRouteParams) + 2 * e->n_params * sizeof (char *));
+          (*params)->n = 2 * e->n_params;
+          match_entry (e, path, &segments, (*params)->strings);
         }
       segments_clear (&segments);
       return MR_ROUTE_MATCH_FOUND;
@@ -265,4 +281,34 @@ mr_router_allowed_methods (MrRouter *router, const char *path)
     }
   segments_clear (&segments);
   return g_string_free (out, FALSE);
+}
+
+/**
+ * mr_route_params_get: (skip)
+ * @params: (nullable): path parameters from mr_router_match()
+ * @name: a parameter's name
+ *
+ * Returns: (nullable): its decoded value
+ */
+const char *
+mr_route_params_get (const MrRouteParams *params, const char *name)
+{
+  for (guint i = 0; params && i + 1 < params->n; i += 2)
+    if (strcmp (params->strings[i], name) == 0)
+      return params->strings[i + 1];
+  return NULL;
+}
+
+/**
+ * mr_route_params_free: (skip)
+ * @params: (nullable): path parameters
+ */
+void
+mr_route_params_free (MrRouteParams *params)
+{
+  if (params == NULL)
+    return;
+  for (guint i = 0; i < params->n; i++)
+    g_free (params->strings[i]);
+  g_free (params);
 }

@@ -31,7 +31,7 @@ typedef struct {
   MrRunner *runner;
   SoupServerMessage *msg;
   const MrRoute *route;
-  GHashTable *params;        /* path parameters, decoded */
+  MrRouteParams *params;     /* path parameters, decoded */
   GHashTable *query;         /* decoded query, may be NULL */
   GBytes *body;              /* the request body, for non-stream routes */
   gint64 started_us;         /* monotonic */
@@ -80,12 +80,12 @@ void        mr_journal_clear (MrJournal *journal);
 GPtrArray  *mr_journal_query (MrJournal *journal, const char *method, const char *path, const char *sandbox_id);
 guint64     mr_journal_get_dropped (MrJournal *journal);
 gboolean    mr_journal_path_matches (const char *pattern, const char *path, const char *route);
-MrJournalTracker *mr_journal_watch (MrRunner *runner, SoupServerMessage *msg);
+MrJournalTracker *mr_journal_watch (MrRunner *runner, MrExchange *ex);
 void        mr_journal_tracker_free (MrJournalTracker *tracker);
-void        mr_journal_body_read (SoupServerMessage *msg);
-void        mr_journal_capture (SoupServerMessage *msg);
-void        mr_journal_note_fault (SoupServerMessage *msg, const char *fault_id);
-void        mr_journal_complete (SoupServerMessage *msg);
+void        mr_journal_body_read (MrExchange *ex);
+void        mr_journal_capture (MrExchange *ex);
+void        mr_journal_note_fault (MrExchange *ex, const char *fault_id);
+void        mr_journal_complete (MrExchange *ex);
 
 MrFaults   *mr_faults_new (void);
 void        mr_faults_free (MrFaults *faults);

@@ -195,7 +195,7 @@ mr_runner_run_on_server (MrRunner *self, MrServerFunc func, gpointer data)
 static void
 exchange_free (MrExchange *ex)
 {
-  g_clear_pointer (&ex->params, g_hash_table_unref);
+  g_clear_pointer (&ex->params, mr_route_params_free);
   g_clear_pointer (&ex->query, g_hash_table_unref);
   g_clear_pointer (&ex->body, g_bytes_unref);
   g_clear_pointer (&ex->toolbox, mr_toolbox_request_unref);
@@ -213,7 +213,7 @@ mr_exchange_get (SoupServerMessage *msg)
 const char *
 mr_exchange_param (MrExchange *ex, const char *name)
 {
-  return ex->params ? g_hash_table_lookup (ex->params, name) : NULL;
+  return mr_route_params_get (ex->params, name);
 }
 
 const char *
@@ -326,7 +326,7 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
   ex->started_us = g_get_monotonic_time ();
   g_object_set_data_full (G_OBJECT (msg), "mr-exchange", ex, (GDestroyNotify) exchange_free);
   /* the request journal follows every request to its reply (mr-journal.c) */
-  ex->journal = mr_journal_watch (self, msg);
+  ex->journal = mr_journal_watch (self, ex);
 }
 
 /* The route's own early handler, when nothing (no fault rule) stopped the request. */
@@ -361,9 +361,10 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
       ex->sandbox_id = g_strdup (mr_exchange_param (ex, "id"));
     }
   /* the journal records the headers as the client sent them (and the route, from here) */
-  mr_journal_capture (msg);
+  mr_journal_capture (ex);
   /* never forwarded to a toolbox, whatever happens next */
-  soup_message_headers_remove (headers, "X-Daytona-Authorization");
+  if (daytona_auth)
+    soup_message_headers_remove (headers, "X-Daytona-Authorization");
 
   switch (match)
     {
@@ -448,8 +449,10 @@ static void
 main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unused,
               GHashTable *query, gpointer user_data)
 {
-  run_main_handler (user_data, msg, mr_exchange_get (msg), query);
-  mr_journal_body_read (msg);
+  MrExchange *ex = mr_exchange_get (msg);
+
+  run_main_handler (user_data, msg, ex, query);
+  mr_journal_body_read (ex);
 }
 
 /* Emitted when the body is read, before the handlers, which libsoup skips for a reply
@@ -458,7 +461,7 @@ static void
 on_request_read (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 {
   if (soup_server_message_get_status (msg) != 0)
-    mr_journal_body_read (msg);
+    mr_journal_body_read (mr_exchange_get (msg));
 }
 
 /* Both follow the message's own "finished" signal, so the journal hears of the end of
@@ -466,7 +469,7 @@ on_request_read (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 static void
 on_request_aborted (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 {
-  mr_journal_complete (msg);
+  mr_journal_complete (mr_exchange_get (msg));
 }
 
 static void
@@ -475,7 +478,7 @@ on_request_finished (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
   MrExchange *ex = mr_exchange_get (msg);
   guint status;
 
-  mr_journal_complete (msg);
+  mr_journal_complete (ex);
   status = soup_server_message_get_status (msg);
 
   mr_metrics_count_request (self->metrics, soup_server_message_get_method (msg),

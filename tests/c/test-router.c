@@ -22,13 +22,20 @@ static void
 test_params (void)
 {
   g_autoptr(MrRouter) router = make_router ();
-  g_autoptr(GHashTable) params = NULL;
+  g_autoptr(MrRouteParams) params = NULL;
   const MrRoute *route;
 
   g_assert_cmpint (mr_router_match (router, "GET", "/sandboxes/a%20b", &route, &params, NULL), ==, MR_ROUTE_MATCH_FOUND);
   g_assert_cmpstr (route->name, ==, "get");
-  g_assert_cmpstr (g_hash_table_lookup (params, "id"), ==, "a b");
-  g_clear_pointer (&params, g_hash_table_unref);
+  g_assert_cmpstr (mr_route_params_get (params, "id"), ==, "a b");
+  g_assert_null (mr_route_params_get (params, "other"));
+  g_clear_pointer (&params, mr_route_params_free);
+  /* an escape that does not decode: no value, and the next parameters are still there */
+  g_assert_cmpint (mr_router_match (router, "GET", "/sandboxes/%zz/toolbox/x", &route, &params, NULL), ==,
+                   MR_ROUTE_MATCH_FOUND);
+  g_assert_null (mr_route_params_get (params, "id"));
+  g_assert_cmpstr (mr_route_params_get (params, "path"), ==, "/x");
+  g_clear_pointer (&params, mr_route_params_free);
   g_assert_cmpint (mr_router_match (router, "HEAD", "/", &route, &params, NULL), ==, MR_ROUTE_MATCH_FOUND);
 }
 
@@ -44,12 +51,12 @@ test_wildcard (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr(GHashTable) params = NULL;
+      g_autoptr(MrRouteParams) params = NULL;
       const MrRoute *route;
       g_assert_cmpint (mr_router_match (router, "PATCH", cases[i].path, &route, &params, NULL), ==, MR_ROUTE_MATCH_FOUND);
       g_assert_cmpstr (route->name, ==, "toolbox");
-      g_assert_cmpstr (g_hash_table_lookup (params, "path"), ==, cases[i].rest);
-      g_assert_cmpstr (g_hash_table_lookup (params, "id"), ==, "x");
+      g_assert_cmpstr (mr_route_params_get (params, "path"), ==, cases[i].rest);
+      g_assert_cmpstr (mr_route_params_get (params, "id"), ==, "x");
     }
 }
 
@@ -80,7 +87,7 @@ test_long_paths (void)
 {
   g_autoptr(MrRouter) router = make_router ();
   g_autoptr(GString) rest = g_string_new (NULL);
-  g_autoptr(GHashTable) params = NULL;
+  g_autoptr(MrRouteParams) params = NULL;
   g_autofree char *path = NULL;
   const MrRoute *route;
 
@@ -88,7 +95,7 @@ test_long_paths (void)
     g_string_append_printf (rest, "/d%d", i);
   path = g_strconcat ("/sandboxes/x/toolbox", rest->str, NULL);
   g_assert_cmpint (mr_router_match (router, "GET", path, &route, &params, NULL), ==, MR_ROUTE_MATCH_FOUND);
-  g_assert_cmpstr (g_hash_table_lookup (params, "path"), ==, rest->str);
+  g_assert_cmpstr (mr_route_params_get (params, "path"), ==, rest->str);
   g_assert_cmpint (mr_router_match (router, "GET", rest->str, &route, NULL, NULL), ==, MR_ROUTE_MATCH_NONE);
 }
 
