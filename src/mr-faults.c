@@ -731,7 +731,7 @@ drop_connection (SoupServerMessage *msg)
   GIOStream *stream;
 
   /* recorded now: a stolen connection never reports "finished" */
-  mr_journal_complete (msg);
+  mr_journal_complete (mr_exchange_get (msg));
   stream = soup_server_message_steal_connection (msg);
   if (stream)
     {
@@ -810,7 +810,7 @@ mr_faults_intercept (MrFaults *faults, MrExchange *ex, MrExchangeFunc proceed)
     return FALSE;
 
   rule->hits++;
-  mr_journal_note_fault (ex->msg, rule->id);
+  mr_journal_note_fault (ex, rule->id);
   if (rule->action == MR_FAULT_ACTION_ERROR && rule->delay_ms == 0)
     {
       reply_error (ex->msg, rule);

@@ -110,6 +110,19 @@ mr_http_reply_json (SoupServerMessage *msg, guint status, JsonNode *node)
 }
 
 /**
+ * mr_http_reply_json_text: (skip)
+ * @msg: the message
+ * @status: HTTP status
+ * @text: (transfer full): JSON text, e.g. from #MrJsonWriter
+ * @len: its length
+ */
+void
+mr_http_reply_json_text (SoupServerMessage *msg, guint status, char *text, gsize len)
+{
+  set_body (msg, status, MR_JSON_CONTENT_TYPE, text, len);
+}
+
+/**
  * mr_http_reply_json_string:
  * @msg: the message
  * @status: HTTP status
@@ -229,6 +242,29 @@ const char *
 mr_http_client_ip (SoupServerMessage *msg)
 {
   return soup_server_message_get_remote_host (msg);
+}
+
+/**
+ * mr_http_request_has_body: (skip)
+ * @msg: a message whose request headers were read
+ *
+ * Returns: whether request body chunks may arrive: a Content-Length above zero, or a
+ *   chunked body (a request without either has no body, RFC 9112 section 6.3)
+ */
+gboolean
+mr_http_request_has_body (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  switch (soup_message_headers_get_encoding (headers))
+    {
+    case SOUP_ENCODING_NONE:
+      return FALSE;
+    case SOUP_ENCODING_CONTENT_LENGTH:
+      return soup_message_headers_get_content_length (headers) > 0;
+    default:
+      return TRUE;
+    }
 }
 
 static void

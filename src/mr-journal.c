@@ -4,8 +4,9 @@
  * returns, so the entry (and the request-served signal) must exist before the client
  * can have the reply:
  *   - a reply decided synchronously (every runner API route, every early error) is
- *     recorded in "got-body", which libsoup emits after the handlers ran and before it
- *     writes a single byte of the response;
+ *     recorded once the body is read and the handlers ran, before libsoup writes a
+ *     single byte of the response (mr_journal_body_read(), which the runner calls at
+ *     the end of its handler, or from request-read when the reply was decided before);
  *   - a paused (asynchronous) reply is recorded in "wrote-headers" (or
  *     "wrote-informational" for 101), emitted on the server thread right after the
  *     status line and headers are written and before any body byte is. Journal queries
@@ -13,27 +14,38 @@
  *     is served after that signal handler returned.
  * A request still waiting for its reply is in the journal as not completed (status 0).
  *
+ * Signal handlers on the message are connected only where they can fire, because each
+ * costs about as much per request as routing it (docs/performance.md): "got-chunk" when
+ * the headers announce a body; "wrote-headers" once a reply is left pending when the
+ * body is read, or from the start for requests that can be answered before their body
+ * is read (Expect: 100-continue) or upgraded (101). The end of a request comes from the
+ * server's request-finished and request-aborted signals (mr_journal_complete()).
+ *
  * Control routes (/_mock/...) are not recorded: a test's own bookkeeping must not show
  * up in what it asserts on. */
 #include <string.h>
 
 #include "mr-runner-private.h"
-
-#define TRACKER_KEY "mr-journal-tracker"
+#include "mr-http.h"
 
 struct _MrJournalEntry {
   gatomicrefcount ref;       /* shared by the journal and the request's tracker */
   guint64 sequence;
   gint64 time;               /* wall clock, microseconds since the epoch */
   gint64 started_us;         /* monotonic, for the duration */
-  char *method;
-  char *path;
-  char *query;
-  GPtrArray *headers;        /* name, value, name, value... */
+  /* The strings live in the same allocation as the entry, after it: a full journal frees
+   * an entry per request, long after it was written, so each allocation is a cache miss
+   * (docs/performance.md). */
+  const char **strings;      /* method, path, query, sandbox id, route, then the headers */
+  const char *method;
+  const char *path;
+  const char *query;
+  const char *sandbox_id;
+  const char *route;
+  const char **headers;      /* name, value, name, value... */
+  guint n_headers;           /* names and values */
   guint64 body_size;
-  char *sandbox_id;
-  char *route;
-  char *fault;
+  char *fault;               /* its own allocation: faults are rare */
   guint status;
   gboolean completed;
   gint64 duration;           /* microseconds; -1 until completed */
@@ -41,13 +53,78 @@ struct _MrJournalEntry {
 
 struct _MrJournal {
   GMutex lock;
-  GQueue entries;            /* MrJournalEntry, oldest first */
+  /* a ring: a list would cost an allocation per request, and a cache miss more when the
+   * oldest entry goes */
+  MrJournalEntry **ring;     /* capacity slots; the oldest entry at head */
+  guint capacity;
+  guint head;
+  guint length;
   guint max_entries;
   guint64 next_sequence;
   guint64 dropped;
 };
 
 G_DEFINE_BOXED_TYPE (MrJournalEntry, mr_journal_entry, mr_journal_entry_copy, mr_journal_entry_free)
+
+/* A string to store: @len bytes of @text, then @tail if not NULL; @text NULL stores NULL. */
+typedef struct {
+  const char *text;
+  gsize len;
+  const char *tail;
+} Piece;
+
+enum { PIECE_METHOD, PIECE_PATH, PIECE_QUERY, PIECE_SANDBOX_ID, PIECE_ROUTE, PIECE_HEADERS };
+
+/* A new entry holding the pieces (see MrJournalEntry.strings for their order) in the same
+ * block: the entry, the strings' pointers, then their bytes. */
+static MrJournalEntry *
+entry_new (const Piece *pieces, guint n_pieces)
+{
+  gsize size = sizeof (MrJournalEntry) + n_pieces * sizeof (char *);
+  MrJournalEntry *entry;
+  const char **pointers;
+  char *p;
+
+  for (guint i = 0; i < n_pieces; i++)
+    if (pieces[i].text)
+      size += pieces[i].len + (pieces[i].tail ? strlen (pieces[i].tail) : 0) + 1;
+  entry = g_malloc0 (size);
+  g_atomic_ref_count_init (&entry->ref);
+  pointers = (const char **) (entry + 1);
+  p = (char *) (pointers + n_pieces);
+  for (guint i = 0; i < n_pieces; i++)
+    {
+      if (pieces[i].text == NULL)
+        {
+          pointers[i] = NULL;
+          continue;
+        }
+      pointers[i] = p;
+      memcpy (p, pieces[i].text, pieces[i].len);
+      p += pieces[i].len;
+      if (pieces[i].tail)
+        p = g_stpcpy (p, pieces[i].tail);
+      *p++ = '\0';
+    }
+  entry->strings = pointers;
+  entry->method = pointers[PIECE_METHOD];
+  entry->path = pointers[PIECE_PATH];
+  entry->query = pointers[PIECE_QUERY];
+  entry->sandbox_id = pointers[PIECE_SANDBOX_ID];
+  entry->route = pointers[PIECE_ROUTE];
+  entry->headers = pointers + PIECE_HEADERS;
+  entry->n_headers = n_pieces - PIECE_HEADERS;
+  entry->duration = -1;
+  return entry;
+}
+
+static Piece
+whole (const char *text)
+{
+  Piece piece = { text, text ? strlen (text) : 0, NULL };
+
+  return piece;
+}
 
 static MrJournalEntry *
 entry_ref (MrJournalEntry *entry)
@@ -67,12 +144,6 @@ mr_journal_entry_free (MrJournalEntry *entry)
 {
   if (entry == NULL || !g_atomic_ref_count_dec (&entry->ref))
     return;
-  g_free (entry->method);
-  g_free (entry->path);
-  g_free (entry->query);
-  g_ptr_array_unref (entry->headers);
-  g_free (entry->sandbox_id);
-  g_free (entry->route);
   g_free (entry->fault);
   g_free (entry);
 }
@@ -86,21 +157,17 @@ mr_journal_entry_free (MrJournalEntry *entry)
 MrJournalEntry *
 mr_journal_entry_copy (const MrJournalEntry *entry)
 {
-  MrJournalEntry *copy = g_new0 (MrJournalEntry, 1);
+  guint n_pieces = PIECE_HEADERS + entry->n_headers;
+  g_autofree Piece *pieces = g_new (Piece, n_pieces);
+  MrJournalEntry *copy;
 
-  g_atomic_ref_count_init (&copy->ref);
+  for (guint i = 0; i < n_pieces; i++)
+    pieces[i] = whole (entry->strings[i]);
+  copy = entry_new (pieces, n_pieces);
   copy->sequence = entry->sequence;
   copy->time = entry->time;
   copy->started_us = entry->started_us;
-  copy->method = g_strdup (entry->method);
-  copy->path = g_strdup (entry->path);
-  copy->query = g_strdup (entry->query);
-  copy->headers = g_ptr_array_new_full (entry->headers->len, g_free);
-  for (guint i = 0; i < entry->headers->len; i++)
-    g_ptr_array_add (copy->headers, g_strdup (entry->headers->pdata[i]));
   copy->body_size = entry->body_size;
-  copy->sandbox_id = g_strdup (entry->sandbox_id);
-  copy->route = g_strdup (entry->route);
   copy->fault = g_strdup (entry->fault);
   copy->status = entry->status;
   copy->completed = entry->completed;
@@ -182,9 +249,9 @@ mr_journal_entry_get_query (const MrJournalEntry *entry)
 const char *
 mr_journal_entry_get_header (const MrJournalEntry *entry, const char *name)
 {
-  for (guint i = 0; i + 1 < entry->headers->len; i += 2)
-    if (g_ascii_strcasecmp (entry->headers->pdata[i], name) == 0)
-      return entry->headers->pdata[i + 1];
+  for (guint i = 0; i + 1 < entry->n_headers; i += 2)
+    if (g_ascii_strcasecmp (entry->headers[i], name) == 0)
+      return entry->headers[i + 1];
   return NULL;
 }
 
@@ -200,12 +267,12 @@ mr_journal_entry_get_headers (const MrJournalEntry *entry)
 {
   GHashTable *out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
-  for (guint i = 0; i + 1 < entry->headers->len; i += 2)
+  for (guint i = 0; i + 1 < entry->n_headers; i += 2)
     {
-      char *name = g_ascii_strdown (entry->headers->pdata[i], -1);
+      char *name = g_ascii_strdown (entry->headers[i], -1);
       const char *previous = g_hash_table_lookup (out, name);
-      char *value = previous ? g_strconcat (previous, ", ", entry->headers->pdata[i + 1], NULL)
-                             : g_strdup (entry->headers->pdata[i + 1]);
+      char *value = previous ? g_strconcat (previous, ", ", entry->headers[i + 1], NULL)
+                             : g_strdup (entry->headers[i + 1]);
       g_hash_table_replace (out, name, value);
     }
   return out;
@@ -393,29 +460,58 @@ mr_journal_new (guint max_entries)
   MrJournal *journal = g_new0 (MrJournal, 1);
 
   g_mutex_init (&journal->lock);
-  g_queue_init (&journal->entries);
   journal->max_entries = max_entries;
   journal->next_sequence = 1;
   return journal;
 }
 
+/* The @i-th entry, oldest first. With the lock held. */
+static MrJournalEntry *
+nth (MrJournal *journal, guint i)
+{
+  return journal->ring[(journal->head + i) % journal->capacity];
+}
+
+/* Moves the entries to a ring of @capacity slots (at least the length). With the lock held. */
+static void
+resize (MrJournal *journal, guint capacity)
+{
+  MrJournalEntry **ring = capacity ? g_new (MrJournalEntry *, capacity) : NULL;
+
+  for (guint i = 0; i < journal->length; i++)
+    ring[i] = nth (journal, i);
+  g_free (journal->ring);
+  journal->ring = ring;
+  journal->capacity = capacity;
+  journal->head = 0;
+}
+
+/* With the lock held. */
+static void
+drop_oldest (MrJournal *journal)
+{
+  mr_journal_entry_free (journal->ring[journal->head]);
+  journal->head = (journal->head + 1) % journal->capacity;
+  journal->length--;
+  journal->dropped++;
+}
+
+/* With the lock held. */
+static void
+remove_all (MrJournal *journal)
+{
+  for (guint i = 0; i < journal->length; i++)
+    mr_journal_entry_free (nth (journal, i));
+  journal->length = 0;
+  resize (journal, 0);
+}
+
 void
 mr_journal_free (MrJournal *journal)
 {
-  g_queue_clear_full (&journal->entries, (GDestroyNotify) mr_journal_entry_free);
+  remove_all (journal);
   g_mutex_clear (&journal->lock);
   g_free (journal);
-}
-
-/* with the lock held */
-static void
-trim (MrJournal *journal)
-{
-  while (journal->entries.length > journal->max_entries)
-    {
-      mr_journal_entry_free (g_queue_pop_head (&journal->entries));
-      journal->dropped++;
-    }
 }
 
 void
@@ -423,7 +519,10 @@ mr_journal_set_max_entries (MrJournal *journal, guint max_entries)
 {
   g_mutex_lock (&journal->lock);
   journal->max_entries = max_entries;
-  trim (journal);
+  while (journal->length > max_entries)
+    drop_oldest (journal);
+  if (journal->capacity > max_entries)
+    resize (journal, max_entries);
   g_mutex_unlock (&journal->lock);
 }
 
@@ -437,7 +536,7 @@ void
 mr_journal_clear (MrJournal *journal)
 {
   g_mutex_lock (&journal->lock);
-  g_queue_clear_full (&journal->entries, (GDestroyNotify) mr_journal_entry_free);
+  remove_all (journal);
   journal->dropped = 0;
   g_mutex_unlock (&journal->lock);
 }
@@ -447,8 +546,18 @@ journal_add (MrJournal *journal, MrJournalEntry *entry)
 {
   g_mutex_lock (&journal->lock);
   entry->sequence = journal->next_sequence++;
-  g_queue_push_tail (&journal->entries, entry_ref (entry));
-  trim (journal);
+  if (journal->max_entries == 0)
+    journal->dropped++;
+  else
+    {
+      if (journal->length == journal->max_entries)
+        drop_oldest (journal);
+      else if (journal->length == journal->capacity)
+        /* grows by doubling up to the cap, so a small journal stays small */
+        resize (journal, MIN (MAX (16, journal->capacity * 2), journal->max_entries));
+      journal->ring[(journal->head + journal->length) % journal->capacity] = entry_ref (entry);
+      journal->length++;
+    }
   g_mutex_unlock (&journal->lock);
 }
 
@@ -459,9 +568,9 @@ mr_journal_query (MrJournal *journal, const char *method, const char *path, cons
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) mr_journal_entry_free);
 
   g_mutex_lock (&journal->lock);
-  for (GList *l = journal->entries.head; l; l = l->next)
-    if (entry_matches (l->data, method, path, sandbox_id))
-      g_ptr_array_add (out, mr_journal_entry_copy (l->data));
+  for (guint i = 0; i < journal->length; i++)
+    if (entry_matches (nth (journal, i), method, path, sandbox_id))
+      g_ptr_array_add (out, mr_journal_entry_copy (nth (journal, i)));
   g_mutex_unlock (&journal->lock);
   return out;
 }
@@ -479,21 +588,35 @@ mr_journal_get_dropped (MrJournal *journal)
 
 /* Following one request --------------------------------------------------------------- */
 
-typedef struct {
+struct _MrJournalTracker {
   MrRunner *runner;          /* outlives its server messages */
+  MrExchange *ex;            /* owns the tracker */
   MrJournalEntry *entry;     /* NULL until captured */
   guint64 body_bytes;
   gboolean stored;
   gboolean completed;
+  gboolean counting_chunks;  /* got-chunk connected */
+  gboolean watching_writes;  /* wrote-headers and wrote-informational connected */
   char *fault;
-} Tracker;
+};
 
-static void
-tracker_free (Tracker *t)
+typedef MrJournalTracker Tracker;
+
+/* The exchange's destroy notify frees it. */
+void
+mr_journal_tracker_free (MrJournalTracker *t)
 {
+  if (t == NULL)
+    return;
   g_clear_pointer (&t->entry, mr_journal_entry_free);
   g_free (t->fault);
   g_free (t);
+}
+
+static Tracker *
+tracker_of (MrExchange *ex)
+{
+  return ex ? ex->journal : NULL;
 }
 
 static gboolean
@@ -504,39 +627,72 @@ is_credential (const char *name)
          g_ascii_strcasecmp (name, "Proxy-Authorization") == 0;
 }
 
-static char *
-redact (const char *value)
+/* "Bearer secret" -> "Bearer [redacted]", "secret" -> "[redacted]" */
+static Piece
+redacted (const char *value)
 {
   const char *space = strchr (value, ' ');
+  Piece piece = { value, space ? (gsize) (space - value) : 0, space ? " [redacted]" : "[redacted]" };
 
-  return space ? g_strdup_printf ("%.*s [redacted]", (int) (space - value), value) : g_strdup ("[redacted]");
+  return piece;
 }
 
 static void
 capture (Tracker *t, SoupServerMessage *msg)
 {
-  MrJournalEntry *entry = g_new0 (MrJournalEntry, 1);
+  MrJournalEntry *entry;
   GUri *uri = soup_server_message_get_uri (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   SoupMessageHeadersIter iter;
   const char *name, *value;
-  MrExchange *ex = mr_exchange_get (msg);
+  MrExchange *ex = t->ex;
+  Piece stack_pieces[64];
+  g_autofree Piece *heap_pieces = NULL;
+  Piece *pieces = stack_pieces;
+  guint n_pieces = PIECE_HEADERS;
+  guint n_fields = 0;
 
-  g_atomic_ref_count_init (&entry->ref);
-  entry->time = g_get_real_time ();
-  entry->started_us = ex ? ex->started_us : g_get_monotonic_time ();
-  /* a request libsoup could not parse has neither */
-  entry->method = g_strdup (soup_server_message_get_method (msg) ? soup_server_message_get_method (msg) : "");
-  entry->path = g_strdup (uri ? g_uri_get_path (uri) : "");
-  entry->query = g_strdup (uri ? g_uri_get_query (uri) : NULL);
-  entry->headers = g_ptr_array_new_with_free_func (g_free);
-  entry->duration = -1;
-  soup_message_headers_iter_init (&iter, soup_server_message_get_request_headers (msg));
+  soup_message_headers_iter_init (&iter, headers);
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    n_fields++;
+  if (PIECE_HEADERS + 2 * n_fields > G_N_ELEMENTS (stack_pieces))
+    pieces = heap_pieces = g_new (Piece, PIECE_HEADERS + 2 * n_fields);
+  /* a request libsoup could not parse has neither method nor URI */
+  pieces[PIECE_METHOD] = whole (soup_server_message_get_method (msg) ? soup_server_message_get_method (msg) : "");
+  pieces[PIECE_PATH] = whole (uri ? g_uri_get_path (uri) : "");
+  pieces[PIECE_QUERY] = whole (uri ? g_uri_get_query (uri) : NULL);
+  /* routing ran before the capture (or never will) */
+  pieces[PIECE_SANDBOX_ID] = whole (ex ? ex->sandbox_id : NULL);
+  pieces[PIECE_ROUTE] = whole (ex && ex->route ? ex->route->pattern : NULL);
+  soup_message_headers_iter_init (&iter, headers);
   while (soup_message_headers_iter_next (&iter, &name, &value))
     {
-      g_ptr_array_add (entry->headers, g_strdup (name));
-      g_ptr_array_add (entry->headers, is_credential (name) ? redact (value) : g_strdup (value));
+      pieces[n_pieces++] = whole (name);
+      pieces[n_pieces++] = is_credential (name) ? redacted (value) : whole (value);
     }
+  entry = entry_new (pieces, n_pieces);
+  entry->time = g_get_real_time ();
+  entry->started_us = ex ? ex->started_us : g_get_monotonic_time ();
   t->entry = entry;
+}
+
+static void on_got_chunk (SoupServerMessage *msg, GBytes *chunk, Tracker *t);
+static void watch_writes (Tracker *t, SoupServerMessage *msg);
+
+/* With the headers read: the handlers this request needs. */
+static void
+follow_request (Tracker *t, SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+
+  if (mr_http_request_has_body (msg))
+    {
+      t->counting_chunks = TRUE;
+      g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), t);
+    }
+  if ((soup_message_headers_get_expectations (headers) & SOUP_EXPECTATION_CONTINUE) ||
+      soup_message_headers_get_one (headers, "Upgrade"))
+    watch_writes (t, msg);
 }
 
 /* What only the routing knows, filled in as late as possible. Returns FALSE for
@@ -544,17 +700,13 @@ capture (Tracker *t, SoupServerMessage *msg)
 static gboolean
 describe (Tracker *t, SoupServerMessage *msg)
 {
-  MrExchange *ex = mr_exchange_get (msg);
+  MrExchange *ex = t->ex;
 
   if (t->entry == NULL)
     capture (t, msg);
   if ((ex && ex->route && (ex->route->flags & MR_ROUTE_CONTROL)) ||
       g_str_has_prefix (t->entry->path, "/_mock/") || strcmp (t->entry->path, "/_mock") == 0)
     return FALSE;
-  if (ex && ex->route && t->entry->route == NULL)
-    t->entry->route = g_strdup (ex->route->pattern);
-  if (ex && ex->sandbox_id && t->entry->sandbox_id == NULL)
-    t->entry->sandbox_id = g_strdup (ex->sandbox_id);
   if (t->fault && t->entry->fault == NULL)
     t->entry->fault = g_strdup (t->fault);
   t->entry->body_size = t->body_bytes;
@@ -605,14 +757,31 @@ on_got_chunk (SoupServerMessage *msg, GBytes *chunk, Tracker *t)
   t->body_bytes += g_bytes_get_size (chunk);
 }
 
-/* Runs after the server's own got-body handler, i.e. after the route handler. */
-static void
-on_got_body (SoupServerMessage *msg, Tracker *t)
+/* The body is read and the handlers ran (or were skipped for a reply decided earlier):
+ * the last moment before libsoup writes the reply, if there is one yet. The runner calls
+ * this at the end of its handler, or from request-read (emitted before the handlers)
+ * when the reply was decided before the body, so no "got-body" handler per request is
+ * needed. */
+void
+mr_journal_body_read (MrExchange *ex)
 {
+  Tracker *t = tracker_of (ex);
+  SoupServerMessage *msg;
+
+  if (t == NULL)
+    return;
+  msg = ex->msg;
+  /* a request libsoup refused before the early handler (so before follow_request())
+   * still has its whole body accumulated, as nothing turned that off */
+  if (!t->counting_chunks)
+    t->body_bytes = soup_server_message_get_request_body (msg)->length;
   if (soup_server_message_get_status (msg) != 0)
     complete (t, msg);
   else
-    store (t, msg);   /* paused: visible as pending until its headers are written */
+    {
+      store (t, msg);   /* paused: visible as pending until its headers are written */
+      watch_writes (t, msg);
+    }
 }
 
 static void
@@ -630,54 +799,59 @@ on_wrote_headers (SoupServerMessage *msg, Tracker *t)
 }
 
 static void
-on_finished (SoupServerMessage *msg, Tracker *t)
+watch_writes (Tracker *t, SoupServerMessage *msg)
 {
-  complete (t, msg);
+  if (t->watching_writes || t->completed)
+    return;
+  t->watching_writes = TRUE;
+  g_signal_connect (msg, "wrote-informational", G_CALLBACK (on_wrote_informational), t);
+  g_signal_connect (msg, "wrote-headers", G_CALLBACK (on_wrote_headers), t);
 }
 
-/* request-started: follow @msg until its reply. */
-void
-mr_journal_watch (MrRunner *runner, SoupServerMessage *msg)
+/* request-started: follow @ex's message until its reply (the exchange keeps the
+ * tracker, and is handed to every function below: it is at hand wherever they are
+ * called, where looking it up on the message costs a search per call). */
+MrJournalTracker *
+mr_journal_watch (MrRunner *runner, MrExchange *ex)
 {
   Tracker *t = g_new0 (Tracker, 1);
 
   t->runner = runner;
-  g_object_set_data_full (G_OBJECT (msg), TRACKER_KEY, t, (GDestroyNotify) tracker_free);
-  g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), t);
-  g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), t);
-  g_signal_connect (msg, "wrote-informational", G_CALLBACK (on_wrote_informational), t);
-  g_signal_connect (msg, "wrote-headers", G_CALLBACK (on_wrote_headers), t);
-  g_signal_connect (msg, "finished", G_CALLBACK (on_finished), t);
+  t->ex = ex;
+  return t;
 }
 
-/* Early handler, first thing: the headers as the client sent them. */
+/* Early handler, once routed: the headers as the client sent them. */
 void
-mr_journal_capture (SoupServerMessage *msg)
+mr_journal_capture (MrExchange *ex)
 {
-  Tracker *t = g_object_get_data (G_OBJECT (msg), TRACKER_KEY);
+  Tracker *t = tracker_of (ex);
 
   if (t && t->entry == NULL)
-    capture (t, msg);
+    {
+      capture (t, ex->msg);
+      follow_request (t, ex->msg);
+    }
 }
 
 void
-mr_journal_note_fault (SoupServerMessage *msg, const char *fault_id)
+mr_journal_note_fault (MrExchange *ex, const char *fault_id)
 {
-  Tracker *t = g_object_get_data (G_OBJECT (msg), TRACKER_KEY);
+  Tracker *t = tracker_of (ex);
 
   if (t && t->fault == NULL)
     t->fault = g_strdup (fault_id);
 }
 
-/* The reply is decided outside the usual path (e.g. the connection is about to be
- * dropped): record it now. */
+/* The end of the request, or a reply decided outside the usual path (e.g. the
+ * connection is about to be dropped): record it now. */
 void
-mr_journal_complete (SoupServerMessage *msg)
+mr_journal_complete (MrExchange *ex)
 {
-  Tracker *t = g_object_get_data (G_OBJECT (msg), TRACKER_KEY);
+  Tracker *t = tracker_of (ex);
 
   if (t)
-    complete (t, msg);
+    complete (t, ex->msg);
 }
 
 /* The runner's journal methods ------------------------------------------------------- */

@@ -29,6 +29,12 @@ struct _MrMetrics {
   GMutex lock;
   GHashTable *operations;   /* name -> Operation */
   GHashTable *requests;     /* "method\troute\tcode" -> guint64* */
+  /* the counter of the last request counted: most requests count where the one before
+   * did, so they skip building the key and looking it up */
+  char *last_method;
+  char *last_route;
+  guint last_status;
+  guint64 *last_count;
 };
 
 MrMetrics *
@@ -49,6 +55,8 @@ mr_metrics_free (MrMetrics *m)
     return;
   g_hash_table_unref (m->operations);
   g_hash_table_unref (m->requests);
+  g_free (m->last_method);
+  g_free (m->last_route);
   g_mutex_clear (&m->lock);
   g_free (m);
 }
@@ -94,17 +102,35 @@ mr_metrics_get_operation_count (MrMetrics *m, const char *operation, gboolean su
 void
 mr_metrics_count_request (MrMetrics *m, const char *method, const char *route, guint status)
 {
-  g_autofree char *key = g_strdup_printf ("%s\t%s\t%u", method, route, status);
+  /* on the stack: a key is allocated only the first time it is counted */
+  char buffer[256];
+  g_autofree char *long_key = NULL;
+  const char *key = buffer;
   guint64 *n;
 
   g_mutex_lock (&m->lock);
+  if (m->last_count && status == m->last_status && strcmp (route, m->last_route) == 0 &&
+      strcmp (method, m->last_method) == 0)
+    {
+      (*m->last_count)++;
+      g_mutex_unlock (&m->lock);
+      return;
+    }
+  if ((gsize) g_snprintf (buffer, sizeof buffer, "%s\t%s\t%u", method, route, status) >= sizeof buffer)
+    key = long_key = g_strdup_printf ("%s\t%s\t%u", method, route, status);
   n = g_hash_table_lookup (m->requests, key);
   if (n == NULL)
     {
       n = g_new0 (guint64, 1);
-      g_hash_table_insert (m->requests, g_steal_pointer (&key), n);
+      g_hash_table_insert (m->requests, g_strdup (key), n);
     }
   (*n)++;
+  g_free (m->last_method);
+  g_free (m->last_route);
+  m->last_method = g_strdup (method);
+  m->last_route = g_strdup (route);
+  m->last_status = status;
+  m->last_count = n;
   g_mutex_unlock (&m->lock);
 }
 

@@ -25,12 +25,14 @@ enum {
   MR_ROUTE_OWN_AUTH = 1 << 4,  /* the route checks credentials itself (control-plane facade) */
 };
 
+typedef struct _MrJournalTracker MrJournalTracker;
+
 /* One request's state from its headers to its reply. */
 typedef struct {
   MrRunner *runner;
   SoupServerMessage *msg;
   const MrRoute *route;
-  GHashTable *params;        /* path parameters, decoded */
+  MrRouteParams *params;     /* path parameters, decoded */
   GHashTable *query;         /* decoded query, may be NULL */
   GBytes *body;              /* the request body, for non-stream routes */
   gint64 started_us;         /* monotonic */
@@ -38,6 +40,7 @@ typedef struct {
   gboolean too_large;
   char *sandbox_id;          /* for routes under /sandboxes/{id} */
   MrToolboxRequest *toolbox;
+  MrJournalTracker *journal; /* mr-journal.c */
 } MrExchange;
 
 typedef void (*MrRouteHandler) (MrExchange *ex);
@@ -45,6 +48,7 @@ typedef void (*MrRouteHandler) (MrExchange *ex);
 MrExchange *mr_exchange_get (SoupServerMessage *msg);
 const char *mr_exchange_param (MrExchange *ex, const char *name);
 const char *mr_exchange_query (MrExchange *ex, const char *name);
+void        mr_exchange_set_toolbox (MrExchange *ex, MrToolboxRequest *request);
 
 MrMetrics  *mr_runner_get_metrics (MrRunner *self);
 MrHostInfo *mr_runner_get_host_info (MrRunner *self);
@@ -77,10 +81,12 @@ void        mr_journal_clear (MrJournal *journal);
 GPtrArray  *mr_journal_query (MrJournal *journal, const char *method, const char *path, const char *sandbox_id);
 guint64     mr_journal_get_dropped (MrJournal *journal);
 gboolean    mr_journal_path_matches (const char *pattern, const char *path, const char *route);
-void        mr_journal_watch (MrRunner *runner, SoupServerMessage *msg);
-void        mr_journal_capture (SoupServerMessage *msg);
-void        mr_journal_note_fault (SoupServerMessage *msg, const char *fault_id);
-void        mr_journal_complete (SoupServerMessage *msg);
+MrJournalTracker *mr_journal_watch (MrRunner *runner, MrExchange *ex);
+void        mr_journal_tracker_free (MrJournalTracker *tracker);
+void        mr_journal_body_read (MrExchange *ex);
+void        mr_journal_capture (MrExchange *ex);
+void        mr_journal_note_fault (MrExchange *ex, const char *fault_id);
+void        mr_journal_complete (MrExchange *ex);
 
 MrFaults   *mr_faults_new (void);
 void        mr_faults_free (MrFaults *faults);

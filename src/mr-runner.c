@@ -196,10 +196,11 @@ mr_runner_run_on_server (MrRunner *self, MrServerFunc func, gpointer data)
 static void
 exchange_free (MrExchange *ex)
 {
-  g_clear_pointer (&ex->params, g_hash_table_unref);
+  g_clear_pointer (&ex->params, mr_route_params_free);
   g_clear_pointer (&ex->query, g_hash_table_unref);
   g_clear_pointer (&ex->body, g_bytes_unref);
   g_clear_pointer (&ex->toolbox, mr_toolbox_request_unref);
+  mr_journal_tracker_free (ex->journal);
   g_free (ex->sandbox_id);
   g_free (ex);
 }
@@ -213,7 +214,7 @@ mr_exchange_get (SoupServerMessage *msg)
 const char *
 mr_exchange_param (MrExchange *ex, const char *name)
 {
-  return ex->params ? g_hash_table_lookup (ex->params, name) : NULL;
+  return mr_route_params_get (ex->params, name);
 }
 
 const char *
@@ -244,16 +245,17 @@ check_auth (MrRunner *self, SoupMessageHeaders *headers, const char *daytona_aut
 {
   const char *value = daytona_auth && *daytona_auth ? daytona_auth
                       : soup_message_headers_get_one (headers, "Authorization");
-  g_auto(GStrv) parts = NULL;
+  const char *token;
 
   if (value == NULL || *value == '\0')
     return "unauthorized: authorization header required";
-  parts = g_strsplit (value, " ", -1);
-  if (g_strv_length (parts) != 2 || strcmp (parts[0], "Bearer") != 0)
+  /* exactly two parts split on single spaces (Go's strings.Split): "Bearer" and the token */
+  if (!g_str_has_prefix (value, "Bearer ") || strchr (value + strlen ("Bearer "), ' '))
     return "unauthorized: invalid authorization header format";
   if (!(flags & MR_ROUTE_CONTROL) && mr_runner_get_option_bool (self, "ACCEPT_ANY_TOKEN", FALSE))
     return NULL;
-  if (!token_equal (parts[1], mr_runner_get_token (self)))
+  token = value + strlen ("Bearer ");
+  if (!token_equal (token, mr_runner_get_token (self)))
     return "unauthorized: invalid token";
   return NULL;
 }
@@ -299,6 +301,26 @@ release_toolbox_request (SoupServerMessage *msg, MrExchange *ex)
   g_clear_pointer (&ex->toolbox, mr_toolbox_request_unref);
 }
 
+/**
+ * mr_exchange_set_toolbox: (skip)
+ * @ex: an exchange
+ * @request: (transfer full): the toolbox request serving it
+ *
+ * Only toolbox requests pay for the two signal handlers that release them.
+ */
+void
+mr_exchange_set_toolbox (MrExchange *ex, MrToolboxRequest *request)
+{
+  if (ex->toolbox == NULL)
+    {
+      g_signal_connect (ex->msg, "finished", G_CALLBACK (release_toolbox_request), ex);
+      g_signal_connect (ex->msg, "disconnected", G_CALLBACK (release_toolbox_request), ex);
+    }
+  else
+    mr_toolbox_request_unref (ex->toolbox);
+  ex->toolbox = request;
+}
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 {
@@ -308,10 +330,8 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
   ex->msg = msg;
   ex->started_us = g_get_monotonic_time ();
   g_object_set_data_full (G_OBJECT (msg), "mr-exchange", ex, (GDestroyNotify) exchange_free);
-  g_signal_connect (msg, "finished", G_CALLBACK (release_toolbox_request), ex);
-  g_signal_connect (msg, "disconnected", G_CALLBACK (release_toolbox_request), ex);
   /* the request journal follows every request to its reply (mr-journal.c) */
-  mr_journal_watch (self, msg);
+  ex->journal = mr_journal_watch (self, ex);
 }
 
 /* The route's own early handler, when nothing (no fault rule) stopped the request. */
@@ -337,13 +357,21 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
   const MrRoute *route = NULL;
   const char *auth_failure;
   goffset length;
+  MrRouteMatch match;
 
-  /* the journal records the headers as the client sent them */
-  mr_journal_capture (msg);
+  match = mr_router_match (self->router, method, path, &route, &ex->params, &redirect);
+  if (match == MR_ROUTE_MATCH_FOUND)
+    {
+      ex->route = route;
+      ex->sandbox_id = g_strdup (mr_exchange_param (ex, "id"));
+    }
+  /* the journal records the headers as the client sent them (and the route, from here) */
+  mr_journal_capture (ex);
   /* never forwarded to a toolbox, whatever happens next */
-  soup_message_headers_remove (headers, "X-Daytona-Authorization");
+  if (daytona_auth)
+    soup_message_headers_remove (headers, "X-Daytona-Authorization");
 
-  switch (mr_router_match (self->router, method, path, &route, &ex->params, &redirect))
+  switch (match)
     {
     case MR_ROUTE_MATCH_FOUND:
       break;
@@ -374,8 +402,6 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
         return;
       }
     }
-  ex->route = route;
-  ex->sandbox_id = g_strdup (mr_exchange_param (ex, "id"));
 
   if (!(route->flags & (MR_ROUTE_PUBLIC | MR_ROUTE_OWN_AUTH)) &&
       !((route->flags & MR_ROUTE_METRICS) && !self->config->metrics_auth) &&
@@ -404,7 +430,9 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
           reply_too_large (self, msg);
           return;
         }
-      g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), ex);
+      /* a signal handler per request costs as much as routing it: only where chunks come */
+      if (mr_http_request_has_body (msg))
+        g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), ex);
     }
 
   /* fault and latency rules (mr-faults.c) may answer, delay or drop the request */
@@ -414,12 +442,8 @@ early_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unus
 }
 
 static void
-main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unused,
-              GHashTable *query, gpointer user_data)
+run_main_handler (MrRunner *self, SoupServerMessage *msg, MrExchange *ex, GHashTable *query)
 {
-  MrRunner *self = user_data;
-  MrExchange *ex = mr_exchange_get (msg);
-
   if (ex == NULL || ex->route == NULL)
     return;
   if (ex->too_large)
@@ -436,10 +460,40 @@ main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unuse
 }
 
 static void
+main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unused,
+              GHashTable *query, gpointer user_data)
+{
+  MrExchange *ex = mr_exchange_get (msg);
+
+  run_main_handler (user_data, msg, ex, query);
+  mr_journal_body_read (ex);
+}
+
+/* Emitted when the body is read, before the handlers, which libsoup skips for a reply
+ * decided earlier: the journal's moment for those. */
+static void
+on_request_read (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
+{
+  if (soup_server_message_get_status (msg) != 0)
+    mr_journal_body_read (mr_exchange_get (msg));
+}
+
+/* Both follow the message's own "finished" signal, so the journal hears of the end of
+ * every request here rather than through a handler per message. */
+static void
+on_request_aborted (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
+{
+  mr_journal_complete (mr_exchange_get (msg));
+}
+
+static void
 on_request_finished (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 {
   MrExchange *ex = mr_exchange_get (msg);
-  guint status = soup_server_message_get_status (msg);
+  guint status;
+
+  mr_journal_complete (ex);
+  status = soup_server_message_get_status (msg);
 
   mr_metrics_count_request (self->metrics, soup_server_message_get_method (msg),
                             ex && ex->route ? ex->route->pattern : "unmatched", status);
@@ -547,6 +601,8 @@ listen (MrRunner *self, GError **error)
     }
   g_signal_connect (self->server, "request-started", G_CALLBACK (on_request_started), self);
   g_signal_connect (self->server, "request-finished", G_CALLBACK (on_request_finished), self);
+  g_signal_connect (self->server, "request-aborted", G_CALLBACK (on_request_aborted), self);
+  g_signal_connect (self->server, "request-read", G_CALLBACK (on_request_read), self);
   mr_keepalive_watch (self->server);
   soup_server_add_early_handler (self->server, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->server, NULL, main_handler, self, NULL);

@@ -7,20 +7,22 @@
 #include "mr-api-dtos.h"
 #include "mr-error.h"
 #include "mr-http.h"
+#include "mr-json-writer.h"
 
 static void
 reply_daemon_version (MrExchange *ex, guint status)
 {
   g_autofree char *version = mr_toolbox_backend_get_daemon_version (mr_runner_get_toolbox_backend (ex->runner));
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
+  MrJsonWriter w;
+  char *text;
+  gsize len;
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "daemonVersion");
-  json_builder_add_string_value (b, version);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  mr_http_reply_json (ex->msg, status, root);
+  mr_json_writer_init (&w);
+  mr_json_writer_begin_object (&w);
+  mr_json_writer_member_string (&w, "daemonVersion", version);
+  mr_json_writer_end_object (&w);
+  text = mr_json_writer_finish (&w, &len);
+  mr_http_reply_json_text (ex->msg, status, text, len);
 }
 
 /* Ends an operation: counts it and answers the error, if any. Returns @ok. */
@@ -87,39 +89,34 @@ handle_create (MrExchange *ex)
   reply_daemon_version (ex, 201);
 }
 
+/* The most frequent request of all (SDKs poll it while they wait for a state): written
+ * without a JSON tree (docs/performance.md). */
 static void
 handle_get (MrExchange *ex)
 {
   g_autoptr(MrSandbox) s = mr_sandbox_backend_get (mr_runner_get_sandbox_backend (ex->runner), ex->sandbox_id);
-  g_autoptr(JsonBuilder) b = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
+  MrJsonWriter w;
+  char *text;
+  gsize len;
 
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "state");
-  json_builder_add_string_value (b, mr_sandbox_state_to_string (s->state));
-  json_builder_set_member_name (b, "backupState");
-  json_builder_add_string_value (b, mr_backup_state_to_string (s->backup_state));
+  mr_json_writer_init (&w);
+  mr_json_writer_begin_object (&w);
+  mr_json_writer_member_string (&w, "state", mr_sandbox_state_to_string (s->state));
+  mr_json_writer_member_string (&w, "backupState", mr_backup_state_to_string (s->backup_state));
   if (s->backup_error)
-    {
-      json_builder_set_member_name (b, "backupError");
-      json_builder_add_string_value (b, s->backup_error);
-    }
+    mr_json_writer_member_string (&w, "backupError", s->backup_error);
   if (s->backup_snapshot)
-    {
-      json_builder_set_member_name (b, "backupSnapshot");
-      json_builder_add_string_value (b, s->backup_snapshot);
-    }
-  json_builder_set_member_name (b, "recoverable");
-  json_builder_add_boolean_value (b, FALSE);
+    mr_json_writer_member_string (&w, "backupSnapshot", s->backup_snapshot);
+  mr_json_writer_member (&w, "recoverable");
+  mr_json_writer_boolean (&w, FALSE);
   if (s->state == MR_SANDBOX_STATE_STARTED)
     {
       g_autofree char *version = mr_toolbox_backend_get_daemon_version (mr_runner_get_toolbox_backend (ex->runner));
-      json_builder_set_member_name (b, "daemonVersion");
-      json_builder_add_string_value (b, version);
+      mr_json_writer_member_string (&w, "daemonVersion", version);
     }
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  mr_http_reply_json (ex->msg, 200, root);
+  mr_json_writer_end_object (&w);
+  text = mr_json_writer_finish (&w, &len);
+  mr_http_reply_json_text (ex->msg, 200, text, len);
 }
 
 /* The start body is a map of metadata; null is fine, an empty body is not (section 1.4). */

@@ -52,7 +52,7 @@ mr_api_toolbox_dispatch (MrExchange *ex, const char *sandbox_id, const char *pat
         }
     }
 
-  ex->toolbox = mr_toolbox_request_new (ex->msg, sandbox_id, path, prefix);
+  mr_exchange_set_toolbox (ex, mr_toolbox_request_new (ex->msg, sandbox_id, path, prefix));
   mr_toolbox_backend_handle_headers (toolbox, ex->toolbox);
 }
 

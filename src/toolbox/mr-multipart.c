@@ -303,6 +303,38 @@ step_headers (MrMultipartParser *p, gboolean *progress, GError **error)
   return TRUE;
 }
 
+/* Part data in the middle of a part streams to the callback without being copied into
+ * the buffer first, which cost as much as the rest of an upload's parsing: when no
+ * delimiter starts in the held-back tail or in @data, the tail and all of @data but a new
+ * tail are part data. Returns FALSE, having done nothing, when that does not hold; the
+ * general path then takes the chunk. */
+static gboolean
+feed_part_data (MrMultipartParser *p, const guint8 *data, gsize len, gboolean *ok, GError **error)
+{
+  guint8 seam[512];
+  gsize tail = p->buf->len - p->pos;
+  gsize head = MIN (len, p->delimiter_len + 1);
+  gsize keep;
+  const guint8 *hit;
+
+  if (p->state != STATE_BODY || tail >= p->delimiter_len || len < p->delimiter_len + 2 ||
+      tail + head > sizeof seam)
+    return FALSE;
+  /* a delimiter starting in the tail ends in the first bytes of @data */
+  memcpy (seam, p->buf->data + p->pos, tail);
+  memcpy (seam + tail, data, head);
+  hit = memmem (seam, tail + head, p->delimiter, p->delimiter_len);
+  if ((hit && (gsize) (hit - seam) < tail) || memmem (data, len, p->delimiter, p->delimiter_len))
+    return FALSE;
+
+  keep = p->delimiter_len - 1;
+  *ok = emit_data (p, p->buf->data + p->pos, tail, error) && emit_data (p, data, len - keep, error);
+  g_byte_array_set_size (p->buf, 0);
+  g_byte_array_append (p->buf, data + len - keep, keep);
+  p->pos = 0;
+  return TRUE;
+}
+
 /**
  * mr_multipart_parser_feed: (skip)
  *
@@ -323,6 +355,8 @@ mr_multipart_parser_feed (MrMultipartParser *parser, const void *data, gsize len
     }
   if (parser->state == STATE_DONE)
     return TRUE;
+  if (feed_part_data (parser, data, len, &ok, error))
+    return ok;
   g_byte_array_append (parser->buf, data, len);
 
   while (ok && progress && parser->state != STATE_DONE)

@@ -2377,7 +2377,7 @@ static void
 write_op_free (WriteOp *op)
 {
   target_unref (op->target);
-  g_byte_array_unref (op->data);
+  g_clear_pointer (&op->data, g_byte_array_unref);
   g_free (op->error);
   g_free (op);
 }
@@ -2432,6 +2432,9 @@ typedef struct {
   GQueue queue;
   gsize pending;              /* bytes queued or being written */
   gboolean writing;
+  /* written full batches, to fill again: fresh megabytes cost a page fault per 4 KiB,
+   * as much as the rest of the upload's work on the server thread */
+  GPtrArray *spare;           /* GByteArray */
 } Upload;
 
 static void
@@ -2454,6 +2457,7 @@ upload_unref (Upload *u)
   if (--u->ref > 0)
     return;
   g_queue_clear_full (&u->queue, (GDestroyNotify) write_op_free);
+  g_clear_pointer (&u->spare, g_ptr_array_unref);
   g_free (u->work_dir);
   g_clear_pointer (&u->parser, mr_multipart_parser_free);
   g_free (u->parse_error);
@@ -2533,6 +2537,13 @@ write_done (GObject *source, GAsyncResult *result, gpointer user_data)
   u->writing = FALSE;
   u->pending -= op->data->len;
   op->target->bytes += op->written;
+  if (op->data->len >= WRITE_BATCH && (u->spare == NULL || u->spare->len < PENDING_HIGH / WRITE_BATCH + 2))
+    {
+      if (u->spare == NULL)
+        u->spare = g_ptr_array_new_with_free_func ((GDestroyNotify) g_byte_array_unref);
+      g_byte_array_set_size (op->data, 0);
+      g_ptr_array_add (u->spare, g_steal_pointer (&op->data));
+    }
   if (op->error && op->target->error == NULL)
     op->target->error = g_steal_pointer (&op->error);
   upload_kick (u);
@@ -2571,12 +2582,23 @@ upload_queue (Upload *u, Target *t, const guint8 *data, gsize len)
   if (t->error || len == 0)
     return;
   if (tail && tail->target == t && tail->data->len < WRITE_BATCH)
-    g_byte_array_append (tail->data, data, len);
+    {
+      /* a batch that outgrows its first 64 KiB gets room for all of it at once: growing
+       * by doubling copied a large upload twice over */
+      if (tail->data->len <= 64 * 1024 && tail->data->len + len > 64 * 1024)
+        {
+          guint filled = tail->data->len;
+          g_byte_array_set_size (tail->data, WRITE_BATCH + 64 * 1024);
+          g_byte_array_set_size (tail->data, filled);
+        }
+      g_byte_array_append (tail->data, data, len);
+    }
   else
     {
       WriteOp *op = g_new0 (WriteOp, 1);
       op->target = target_ref (t);
-      op->data = g_byte_array_sized_new (MAX (len, 64 * 1024));
+      op->data = u->spare && u->spare->len ? g_ptr_array_steal_index_fast (u->spare, u->spare->len - 1)
+                                           : g_byte_array_sized_new (MAX (len, 64 * 1024));
       g_byte_array_append (op->data, data, len);
       g_queue_push_tail (&u->queue, op);
     }

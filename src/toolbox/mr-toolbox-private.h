@@ -24,7 +24,7 @@ typedef struct {
   SoupServerMessage *msg;
   const MrRoute *route;
   char *path;                   /* decoded toolbox path, e.g. "/files/info" */
-  GHashTable *params;           /* decoded path parameters */
+  MrRouteParams *params;        /* decoded path parameters */
   GHashTable *query;            /* decoded query parameters (never NULL) */
   GBytes *body;                 /* whole body, for non-stream routes, in the body phase */
 } MrTbCall;

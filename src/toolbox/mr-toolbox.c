@@ -246,7 +246,7 @@ static void
 call_free (MrTbCall *call)
 {
   g_free (call->path);
-  g_clear_pointer (&call->params, g_hash_table_unref);
+  g_clear_pointer (&call->params, mr_route_params_free);
   g_clear_pointer (&call->query, g_hash_table_unref);
   g_clear_pointer (&call->body, g_bytes_unref);
   g_free (call);
@@ -371,7 +371,7 @@ mr_toolbox_serve (MrToolbox *self, SoupServer *server)
 const char *
 mr_tb_param (MrTbCall *call, const char *name)
 {
-  return call->params ? g_hash_table_lookup (call->params, name) : NULL;
+  return mr_route_params_get (call->params, name);
 }
 
 const char *

@@ -231,6 +231,55 @@ test_cap (void)
 }
 
 static void
+assert_paths (MrRunner *r, guint first, guint last)
+{
+  g_autoptr(GPtrArray) entries = mr_runner_get_requests (r, NULL, NULL, NULL);
+
+  g_assert_cmpuint (entries->len, ==, last - first + 1);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/sandboxes/s%u", first + i);
+      g_assert_cmpstr (mr_journal_entry_get_path (entries->pdata[i]), ==, path);
+    }
+}
+
+static void
+get_range (MrRunner *r, guint first, guint last)
+{
+  for (guint i = first; i <= last; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/sandboxes/s%u", i);
+      g_assert_cmpuint (mr_test_status (r, "GET", path, NULL), ==, 200);
+    }
+}
+
+/* The journal is a ring that grows up to its cap: oldest first across wrap-arounds, and
+ * a cap changed while it holds entries keeps the newest. */
+static void
+test_cap_changes (void)
+{
+  g_autoptr(MrRunner) r = mr_runner_new ();
+
+  g_object_set (r, "journal-size", 20, NULL);
+  g_assert_cmpuint (mr_runner_start (r, NULL), !=, 0);
+  get_range (r, 0, 49);
+  assert_paths (r, 30, 49);
+  g_assert_cmpuint (mr_runner_get_requests_dropped (r), ==, 30);
+  g_object_set (r, "journal-size", 5, NULL);
+  assert_paths (r, 45, 49);
+  get_range (r, 50, 52);
+  assert_paths (r, 48, 52);
+  g_assert_cmpuint (mr_runner_get_requests_dropped (r), ==, 48);
+  g_object_set (r, "journal-size", 40, NULL);
+  get_range (r, 53, 90);
+  assert_paths (r, 51, 90);
+  mr_runner_clear_requests (r);
+  assert_paths (r, 1, 0);
+  get_range (r, 91, 92);
+  assert_paths (r, 91, 92);
+}
+
+static void
 test_control_routes_left_out (void)
 {
   g_autoptr(MrRunner) r = mr_test_runner_new_started ();
@@ -365,6 +414,126 @@ test_malformed_request (void)
     }
 }
 
+/* Raw requests on one connection: writes @request, reads until @until is in the reply
+ * (or the connection ends), then writes @more if any and reads on until @until_more. */
+static char *
+raw_exchange (MrRunner *r, const char *request, const char *until, const char *more, const char *until_more)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  GString *reply = g_string_new (NULL);
+  const char *phases[2][2] = { { request, until }, { more, until_more } };
+
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", mr_runner_get_port (r), NULL, &error);
+  g_assert_no_error (error);
+  for (int i = 0; i < 2 && phases[i][0]; i++)
+    {
+      gsize start = reply->len;
+      g_assert_true (g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), phases[i][0],
+                                                strlen (phases[i][0]), NULL, NULL, &error));
+      while (strstr (reply->str + start, phases[i][1]) == NULL)
+        {
+          char buffer[1024];
+          gssize n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buffer,
+                                          sizeof buffer, NULL, NULL);
+          if (n <= 0)
+            break;
+          g_string_append_len (reply, buffer, n);
+        }
+    }
+  return g_string_free (reply, FALSE);
+}
+
+/* The journal connects its signal handlers only where a request needs them (docs/
+ * performance.md): bodies in chunks, Expect: 100-continue answered before the body, a
+ * request refused by libsoup before the early handler, and a client that goes away. */
+static void
+test_bodies_and_expectations (void)
+{
+  g_autoptr(MrRunner) r = mr_test_runner_new_started ();
+  g_autofree char *json = mr_test_create_json ("sb-chunked");
+  g_autofree char *json2 = mr_test_create_json ("sb-continue");
+  const char *token = mr_runner_get_token (r);
+  g_autofree char *chunked = g_strdup_printf ("POST /sandboxes HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                                              "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                              "5\r\n%.5s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+                                              token, json, strlen (json) - 5, json + 5);
+  g_autofree char *refused = g_strdup_printf ("POST /sandboxes HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                                              strlen (json2));
+  g_autofree char *expecting = g_strdup_printf ("POST /sandboxes HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                                "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                                                "Content-Length: %zu\r\n\r\n", token, strlen (json2));
+  g_autofree char *wrong_scheme = g_strdup_printf ("POST https://127.0.0.1:%u/sandboxes HTTP/1.1\r\nHost: x\r\n"
+                                                   "Content-Length: 7\r\nConnection: close\r\n\r\n{\"a\":1}",
+                                                   mr_runner_get_port (r));
+  g_autofree char *reply = NULL;
+  g_autoptr(GPtrArray) entries = NULL;
+
+  reply = raw_exchange (r, chunked, "\r\n\r\n", NULL, NULL);
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 201"));
+  g_clear_pointer (&reply, g_free);
+  reply = raw_exchange (r, refused, "\r\n\r\n", NULL, NULL);
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 401"));
+  g_clear_pointer (&reply, g_free);
+  reply = raw_exchange (r, expecting, "\r\n\r\n", json2, "HTTP/1.1 201");
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 100"));
+  g_assert_nonnull (strstr (reply, "HTTP/1.1 201"));
+  g_clear_pointer (&reply, g_free);
+  reply = raw_exchange (r, wrong_scheme, "\r\n\r\n", NULL, NULL);
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 400"));
+
+  entries = mr_runner_get_requests (r, "POST", NULL, NULL);
+  g_assert_cmpuint (entries->len, ==, 4);
+  for (guint i = 0; i < entries->len; i++)
+    g_assert_true (mr_journal_entry_get_completed (entries->pdata[i]));
+  /* chunked: the body as decoded */
+  g_assert_cmpuint (mr_journal_entry_get_status (entries->pdata[0]), ==, 201);
+  g_assert_cmpuint (mr_journal_entry_get_body_size (entries->pdata[0]), ==, strlen (json));
+  /* refused before the client sent its body */
+  g_assert_cmpuint (mr_journal_entry_get_status (entries->pdata[1]), ==, 401);
+  g_assert_cmpuint (mr_journal_entry_get_body_size (entries->pdata[1]), ==, 0);
+  /* the final status, not the 100 */
+  g_assert_cmpuint (mr_journal_entry_get_status (entries->pdata[2]), ==, 201);
+  g_assert_cmpuint (mr_journal_entry_get_body_size (entries->pdata[2]), ==, strlen (json2));
+  /* libsoup answered 400 itself, before any route ran */
+  g_assert_cmpuint (mr_journal_entry_get_status (entries->pdata[3]), ==, 400);
+  g_assert_cmpuint (mr_journal_entry_get_body_size (entries->pdata[3]), ==, 7);
+}
+
+/* Many headers (more than the capture's stack room) and credentials with or without
+ * a scheme: all recorded, in order, credentials redacted. */
+static void
+test_many_headers (void)
+{
+  g_autoptr(MrRunner) r = mr_test_runner_new_started ();
+  g_autoptr(GString) request = g_string_new ("GET /sandboxes/h?x=1 HTTP/1.1\r\nHost: x\r\n");
+  g_autoptr(MrJournalEntry) entry = NULL;
+  g_autoptr(GHashTable) headers = NULL;
+  g_autofree char *reply = NULL;
+
+  g_string_append (request, "Proxy-Authorization: no-scheme-secret\r\n");
+  g_string_append_printf (request, "X-Daytona-Authorization: Bearer %s\r\n", mr_runner_get_token (r));
+  for (int i = 0; i < 50; i++)
+    g_string_append_printf (request, "X-Header-%d: value %d\r\n", i, i);
+  g_string_append (request, "X-Header-7: again\r\n\r\n");
+  reply = raw_exchange (r, request->str, "\r\n\r\n", NULL, NULL);
+  g_assert_true (g_str_has_prefix (reply, "HTTP/1.1 200"));
+
+  entry = only_entry (r, "GET", NULL, NULL);
+  g_assert_cmpstr (mr_journal_entry_get_method (entry), ==, "GET");
+  g_assert_cmpstr (mr_journal_entry_get_path (entry), ==, "/sandboxes/h");
+  g_assert_cmpstr (mr_journal_entry_get_query (entry), ==, "x=1");
+  g_assert_cmpstr (mr_journal_entry_get_header (entry, "proxy-authorization"), ==, "[redacted]");
+  g_assert_cmpstr (mr_journal_entry_get_header (entry, "X-Daytona-Authorization"), ==, "Bearer [redacted]");
+  g_assert_cmpstr (mr_journal_entry_get_header (entry, "X-Header-0"), ==, "value 0");
+  g_assert_cmpstr (mr_journal_entry_get_header (entry, "X-Header-49"), ==, "value 49");
+  headers = mr_journal_entry_get_headers (entry);
+  g_assert_cmpuint (g_hash_table_size (headers), ==, 53);
+  g_assert_cmpstr (g_hash_table_lookup (headers, "x-header-7"), ==, "value 7, again");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -375,10 +544,13 @@ main (int argc, char **argv)
   g_test_add_func ("/journal/before-reply", test_before_reply);
   g_test_add_func ("/journal/async-reply", test_async_reply);
   g_test_add_func ("/journal/cap", test_cap);
+  g_test_add_func ("/journal/cap-changes", test_cap_changes);
   g_test_add_func ("/journal/control-routes-left-out", test_control_routes_left_out);
   g_test_add_func ("/journal/http-query-and-clear", test_http_query_and_clear);
   g_test_add_func ("/journal/reset-clears", test_reset_clears);
   g_test_add_func ("/journal/malformed-request", test_malformed_request);
   g_test_add_func ("/journal/stop-with-request-in-flight", test_stop_with_request_in_flight);
+  g_test_add_func ("/journal/bodies-and-expectations", test_bodies_and_expectations);
+  g_test_add_func ("/journal/many-headers", test_many_headers);
   return g_test_run ();
 }

@@ -22,13 +22,14 @@ static void
 test_params (void)
 {
   g_autoptr(MrRouter) router = make_router ();
-  g_autoptr(GHashTable) params = NULL;
+  g_autoptr(MrRouteParams) params = NULL;
   const MrRoute *route;
 
   g_assert_cmpint (mr_router_match (router, "GET", "/sandboxes/a%20b", &route, &params, NULL), ==, MR_ROUTE_MATCH_FOUND);
   g_assert_cmpstr (route->name, ==, "get");
-  g_assert_cmpstr (g_hash_table_lookup (params, "id"), ==, "a b");
-  g_clear_pointer (&params, g_hash_table_unref);
+  g_assert_cmpstr (mr_route_params_get (params, "id"), ==, "a b");
+  g_assert_null (mr_route_params_get (params, "other"));
+  g_clear_pointer (&params, mr_route_params_free);
   g_assert_cmpint (mr_router_match (router, "HEAD", "/", &route, &params, NULL), ==, MR_ROUTE_MATCH_FOUND);
 }
 
@@ -37,11 +38,12 @@ static void
 test_undecodable_params (void)
 {
   g_autoptr(MrRouter) router = make_router ();
-  const char *paths[] = { "/sandboxes/%00", "/sandboxes/a%00b/start", "/sandboxes/%zz", "/sandboxes/a%" };
+  const char *paths[] = { "/sandboxes/%00", "/sandboxes/a%00b/start", "/sandboxes/%zz", "/sandboxes/a%",
+                          "/sandboxes/%zz/toolbox/x" };
 
   for (guint i = 0; i < G_N_ELEMENTS (paths); i++)
     {
-      g_autoptr(GHashTable) params = NULL;
+      g_autoptr(MrRouteParams) params = NULL;
       g_autofree char *redirect = NULL;
       const MrRoute *route;
       const char *method = g_str_has_suffix (paths[i], "/start") ? "POST" : "GET";
@@ -63,12 +65,12 @@ test_wildcard (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr(GHashTable) params = NULL;
+      g_autoptr(MrRouteParams) params = NULL;
       const MrRoute *route;
       g_assert_cmpint (mr_router_match (router, "PATCH", cases[i].path, &route, &params, NULL), ==, MR_ROUTE_MATCH_FOUND);
       g_assert_cmpstr (route->name, ==, "toolbox");
-      g_assert_cmpstr (g_hash_table_lookup (params, "path"), ==, cases[i].rest);
-      g_assert_cmpstr (g_hash_table_lookup (params, "id"), ==, "x");
+      g_assert_cmpstr (mr_route_params_get (params, "path"), ==, cases[i].rest);
+      g_assert_cmpstr (mr_route_params_get (params, "id"), ==, "x");
     }
 }
 
@@ -93,6 +95,24 @@ test_misses (void)
   g_assert_cmpint (mr_router_match (router, "GET", "/sandboxes//start", &route, NULL, NULL), ==, MR_ROUTE_MATCH_NONE);
 }
 
+/* Paths longer than the matcher's stack room (32 segments) match the same way. */
+static void
+test_long_paths (void)
+{
+  g_autoptr(MrRouter) router = make_router ();
+  g_autoptr(GString) rest = g_string_new (NULL);
+  g_autoptr(MrRouteParams) params = NULL;
+  g_autofree char *path = NULL;
+  const MrRoute *route;
+
+  for (int i = 0; i < 100; i++)
+    g_string_append_printf (rest, "/d%d", i);
+  path = g_strconcat ("/sandboxes/x/toolbox", rest->str, NULL);
+  g_assert_cmpint (mr_router_match (router, "GET", path, &route, &params, NULL), ==, MR_ROUTE_MATCH_FOUND);
+  g_assert_cmpstr (mr_route_params_get (params, "path"), ==, rest->str);
+  g_assert_cmpint (mr_router_match (router, "GET", rest->str, &route, NULL, NULL), ==, MR_ROUTE_MATCH_NONE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -101,5 +121,6 @@ main (int argc, char **argv)
   g_test_add_func ("/router/undecodable-params", test_undecodable_params);
   g_test_add_func ("/router/wildcard", test_wildcard);
   g_test_add_func ("/router/misses", test_misses);
+  g_test_add_func ("/router/long-paths", test_long_paths);
   return g_test_run ();
 }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "mock-runner.h"
+#include "mr-test-http.h"
 
 static guint
 http_get (const char *url, const char *path, const char *token, char **body)
@@ -107,6 +108,38 @@ test_state_signal (void)
                    "sig-1:unknown->creating;sig-1:creating->starting;sig-1:starting->started;");
 }
 
+/* mock_runner_http_requests_total counts each method, route and status apart, also when
+ * requests of different kinds alternate or follow each other. */
+static void
+test_request_counts (void)
+{
+  g_autoptr(MrRunner) r = mr_test_runner_new_started ();
+  g_auto(MrTestReply) metrics = { 0 };
+  const char *const sequence[][2] = {
+    { "GET", "/" }, { "GET", "/" }, { "GET", "/sandboxes/a" }, { "GET", "/" }, { "GET", "/nope" },
+    { "GET", "/sandboxes/b" }, { "DELETE", "/sandboxes/a" }, { "GET", "/nope" }, { "GET", "/" },
+  };
+  const char *const expected[] = {
+    "mock_runner_http_requests_total{code=\"200\",method=\"GET\",route=\"/\"} 4\n",
+    "mock_runner_http_requests_total{code=\"200\",method=\"GET\",route=\"/sandboxes/{id}\"} 2\n",
+    "mock_runner_http_requests_total{code=\"404\",method=\"GET\",route=\"unmatched\"} 2\n",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (sequence); i++)
+    mr_test_status (r, sequence[i][0], sequence[i][1], NULL);
+  /* the same route and method, another status */
+  g_assert_cmpuint (mr_test_create (r, "sb-counted"), ==, 201);
+  g_assert_cmpuint (mr_test_status (r, "POST", "/sandboxes", "{}"), ==, 400);
+  g_assert_cmpuint (mr_test_status (r, "POST", "/sandboxes", "{}"), ==, 400);
+  metrics = mr_test_http (r, "GET", "/metrics", NULL);
+  g_assert_cmpuint (metrics.status, ==, 200);
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    g_assert_nonnull (strstr (metrics.body, expected[i]));
+  g_assert_nonnull (strstr (metrics.body, "method=\"DELETE\",route=\"/sandboxes/{id}\"} 1\n"));
+  g_assert_nonnull (strstr (metrics.body, "{code=\"201\",method=\"POST\",route=\"/sandboxes\"} 1\n"));
+  g_assert_nonnull (strstr (metrics.body, "{code=\"400\",method=\"POST\",route=\"/sandboxes\"} 2\n"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -115,5 +148,6 @@ main (int argc, char **argv)
   g_test_add_func ("/runner/port-in-use", test_port_in_use);
   g_test_add_func ("/runner/bad-plugin", test_bad_plugin);
   g_test_add_func ("/runner/state-signal", test_state_signal);
+  g_test_add_func ("/runner/request-counts", test_request_counts);
   return g_test_run ();
 }
