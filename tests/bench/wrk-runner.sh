@@ -39,7 +39,8 @@ trap cleanup EXIT INT TERM
 start_server() {
   name=$1; shift
   (cd "$work" && exec "$@" >"$work/$name.out" 2>"$work/$name.err") &
-  pids="$pids $!"
+  pid=$!
+  pids="$pids $pid"
   for _ in $(seq 100); do
     url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/$name.out")
     if [ -n "$url" ]; then url=${url%/}; return 0; fi
@@ -52,9 +53,12 @@ start_server() {
 
 start_server minimal "$minimal_bin"
 minimal_url=$url
+minimal_pid=$pid
 start_server runner env API_TOKEN=$token SERVER_URL=http://localhost:3000 \
   API_PORT=0 API_HOST=127.0.0.1 LOG_LEVEL="$log_level" "$runner_bin"
 runner_url=$url
+runner_pid=$pid
+ticks=$(getconf CLK_TCK)
 
 status=$(curl -s -o "$work/create.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $token" \
   -H 'Content-Type: application/json' \
@@ -64,25 +68,38 @@ status=$(curl -s -o "$work/create.json" -w '%{http_code}' -X POST -H "Authorizat
 status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$runner_url/sandboxes/$sandbox")
 [ "$status" = 200 ] || { echo "wrk-runner: GET sandbox -> $status" >&2; exit 1; }
 
-# Prints the Requests/sec figure of one wrk run; fails on any non-2xx reply or socket error.
+# CPU time of process $1 so far (user + system, in clock ticks).
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# One wrk run against URL $1 served by process $2: prints its requests per second and
+# the server's CPU time per request in microseconds (less sensitive to what else runs
+# on the machine than the rate). Fails on any non-2xx reply or socket error.
 rate() {
+  before=$(cpu_ticks "$2")
   wrk -t1 -c"$connections" -d"$duration" -H "Authorization: Bearer $token" "$1" >"$work/wrk.out"
+  after=$(cpu_ticks "$2")
   if grep -q 'Non-2xx\|Socket errors' "$work/wrk.out"; then
     echo "wrk-runner: errors against $1:" >&2
     cat "$work/wrk.out" >&2
     exit 1
   fi
-  sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$work/wrk.out"
+  awk -v b="$before" -v a="$after" -v t="$ticks" '
+    /requests in/ { n = $1 }
+    /^Requests\/sec:/ { r = $2 }
+    END { printf "%s %.1f\n", r, (a - b) * 1e6 / t / n }' "$work/wrk.out"
 }
 
 echo "wrk -t1 -c$connections -d$duration, runner LOG_LEVEL=$log_level, $(nproc) CPUs"
 for round in $(seq "$rounds"); do
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-  minimal=$(rate "$minimal_url/sandboxes/$sandbox")
-  runner=$(rate "$runner_url/sandboxes/$sandbox")
-  awk -v r="$round" -v m="$minimal" -v n="$runner" -v l="$load_before" 'BEGIN {
-    printf "round %d: minimal %.0f req/s, runner GET /sandboxes/{id} %.0f req/s, ratio %.2f (load %s)\n",
-      r, m, n, n / m, l }'
+  minimal=$(rate "$minimal_url/sandboxes/$sandbox" "$minimal_pid")
+  runner=$(rate "$runner_url/sandboxes/$sandbox" "$runner_pid")
+  echo "$minimal $runner" | awk -v r="$round" -v l="$load_before" '{
+    printf "round %d: minimal %.0f req/s, runner GET /sandboxes/{id} %.0f req/s, ratio %.2f; " \
+           "CPU per request %.1f us and %.1f us, ratio %.2f (load %s)\n",
+      r, $1, $3, $3 / $1, $2, $4, $2 / $4, l }'
 done
 
 # Creates, one at a time on a kept-alive connection, each with a new id; the journal
