@@ -1,10 +1,8 @@
 /* mr-child-process.c: spawning, watching and killing the toolbox's children
  * (mr-child-process.h). */
-#define _GNU_SOURCE           /* posix_spawn_file_actions_addchdir_np, addclosefrom_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -54,55 +52,6 @@ on_child_exit (GPid pid, int wait_status, gpointer user_data)
     child->func (child, wait_status, child->user_data);
 }
 
-#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
-#define HAVE_LIGHT_SPAWN 1
-
-/* The common case (standard descriptors only) with posix_spawn: no copy of the runner's
- * page tables as fork() makes, which cost most of an execute round trip, and grows
- * with the process (a pytest process embedding the runner is large). The child gets
- * what child_setup() gives it: its own process group, SIGPIPE at its default, no signal
- * blocked, and no descriptor but 0, 1 and 2 (as g_spawn closes them). */
-static gboolean
-light_spawn (const MrChildSpec *spec, const int fds[3], GPid *pid, GError **error)
-{
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  sigset_t none, pipe_only;
-  int err;
-
-  posix_spawn_file_actions_init (&actions);
-  posix_spawnattr_init (&attr);
-  if (fds[0] < 0)
-    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
-  else
-    posix_spawn_file_actions_adddup2 (&actions, fds[0], 0);
-  posix_spawn_file_actions_adddup2 (&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2 (&actions, fds[2], 2);
-  posix_spawn_file_actions_addclosefrom_np (&actions, 3);
-  if (spec->cwd)
-    posix_spawn_file_actions_addchdir_np (&actions, spec->cwd);
-  sigemptyset (&none);
-  sigemptyset (&pipe_only);
-  sigaddset (&pipe_only, SIGPIPE);
-  posix_spawnattr_setpgroup (&attr, 0);
-  posix_spawnattr_setsigmask (&attr, &none);
-  posix_spawnattr_setsigdefault (&attr, &pipe_only);
-  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  err = posix_spawnp (pid, spec->argv[0], &actions, &attr, (char * const *) spec->argv,
-                      (char * const *) (spec->envp ? spec->envp : (const char * const *) environ));
-  posix_spawn_file_actions_destroy (&actions);
-  posix_spawnattr_destroy (&attr);
-  if (err != 0)
-    {
-      /* GLib's wording, as the other path gives */
-      g_set_error (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FAILED, "Failed to execute child process “%s” (%s)",
-                   spec->argv[0], g_strerror (err));
-      return FALSE;
-    }
-  return TRUE;
-}
-#endif
-
 /**
  * mr_child_spawn: (skip)
  * @spec: what to run and its file descriptors (not closed here)
@@ -132,17 +81,6 @@ mr_child_spawn (const MrChildSpec *spec, MrChildExitFunc func, gpointer user_dat
       if (fds[2] < 0)
         fds[2] = null_fd;
     }
-#ifdef HAVE_LIGHT_SPAWN
-  if (spec->n_fds == 0)
-    {
-      gboolean ok = light_spawn (spec, fds, &pid, error);
-      if (null_fd >= 0)
-        close (null_fd);
-      if (!ok)
-        return NULL;
-      goto spawned;
-    }
-#endif
   if (spec->envp == NULL)
     envp = g_get_environ ();
   if (!g_spawn_async_with_pipes_and_fds (spec->cwd, spec->argv, spec->envp ? spec->envp : (const char * const *) envp,
@@ -157,9 +95,6 @@ mr_child_spawn (const MrChildSpec *spec, MrChildExitFunc func, gpointer user_dat
     }
   if (null_fd >= 0)
     close (null_fd);
-#ifdef HAVE_LIGHT_SPAWN
-spawned:
-#endif
   /* the parent sets the group too: no window in which a kill(-pid) could miss it */
   setpgid (pid, pid);
 

@@ -120,20 +120,6 @@ def test_missing_program_is_minus_one_with_error(rn):
     assert "no-such-program-xyz" in res["result"] and "not found" in res["result"]
 
 
-def test_child_starts_clean(rn):
-    """The command leads its own process group, has SIGPIPE at its default and no signal
-    blocked (the runner ignores SIGPIPE), and no descriptor of the runner's but 0-2."""
-    r = ok(rn, {"command": 'sh -c "ls /proc/$$/fd; grep -E \\"^(SigBlk|SigIgn)\\" /proc/$$/status; '
-                           'cut -d\\" \\" -f1,5 /proc/$$/stat"'})
-    lines = r["result"].split("\n")
-    assert lines[:3] == ["0", "1", "2"], r
-    status = dict(line.split(":\t") for line in lines[3:5])
-    assert int(status["SigBlk"], 16) == 0, r
-    assert not int(status["SigIgn"], 16) & (1 << (13 - 1)), r   # SIGPIPE
-    pid, pgid = lines[5].split()
-    assert pid == pgid, r
-
-
 def test_stdin_is_dev_null(rn):
     # a command reading stdin sees end of file at once
     assert ok(rn, {"command": "cat"}) == {"exitCode": 0, "result": ""}
