@@ -60,6 +60,7 @@ struct _MrRunner {
   MrTiming *timing;
   MrClock *clock;        /* what expires and ages reads the time here (mr-clock.c) */
   gboolean shutting_down; /* requests cut by the shutdown are not reported */
+  gboolean accept_any_token;  /* ACCEPT_ANY_TOKEN, read at start: checked on every request */
   MrTimingMode timing_mode;  /* the baseline, as the properties set it */
   guint timing_delay;
   MrMetrics *metrics;
@@ -252,7 +253,7 @@ check_auth (MrRunner *self, SoupMessageHeaders *headers, const char *daytona_aut
   /* exactly two parts split on single spaces (Go's strings.Split): "Bearer" and the token */
   if (!g_str_has_prefix (value, "Bearer ") || strchr (value + strlen ("Bearer "), ' '))
     return "unauthorized: invalid authorization header format";
-  if (!(flags & MR_ROUTE_CONTROL) && mr_runner_get_option_bool (self, "ACCEPT_ANY_TOKEN", FALSE))
+  if (!(flags & MR_ROUTE_CONTROL) && self->accept_any_token)
     return NULL;
   token = value + strlen ("Bearer ");
   if (!token_equal (token, mr_runner_get_token (self)))
@@ -761,6 +762,7 @@ mr_runner_start (MrRunner *self, GError **error)
   if (!mr_config_validate (self->config, FALSE, error) || !apply_test_options (self, error) ||
       !mr_api_control_plane_check_options (self, error))
     return 0;
+  self->accept_any_token = mr_runner_get_option_bool (self, "ACCEPT_ANY_TOKEN", FALSE);
 
   g_clear_error (&self->start_error);
   self->context = g_main_context_new ();

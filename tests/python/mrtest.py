@@ -2,6 +2,7 @@
 
 Only the standard library is used, so the suites run with Debian's python3 alone.
 """
+import contextlib
 import http.client
 import json
 import os
@@ -163,6 +164,55 @@ class RunnerProcess:
         self.tmp.cleanup()
         if report:
             raise SanitizerReport(f"mock-runner (pid {self.proc.pid}, rc={self.proc.returncode}):\n{report}")
+
+
+@contextlib.contextmanager
+def runner_with_work_dir(prefix):
+    """A standalone runner whose toolbox works in a fresh directory: (runner, work dir),
+    both gone afterwards."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    runner = RunnerProcess(env={"TOOLBOX_WORK_DIR": work})
+    try:
+        yield runner, work
+    finally:
+        runner.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def wait_until(predicate, timeout, interval=0.2):
+    """The first true value of predicate() within timeout seconds, else None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return None
+
+
+def pty_round_trip(url, token, connect_path, command, expected):
+    """Through the PTY WebSocket at connect_path: the "connected" message, `command`'s
+    output showing `expected` (bytes), then `exit 0` ends the shell with close code 1000."""
+    import wsclient
+    ws = wsclient.WebSocket.connect(url, connect_path, headers={"Authorization": f"Bearer {token}"})
+    try:
+        ws.settimeout(20)
+        kind, payload = ws.recv()
+        assert kind == "text" and json.loads(payload)["status"] == "connected"
+        ws.send_text(command + "\n")
+        seen = b""
+        while expected not in seen:
+            kind, payload = ws.recv()
+            assert kind in ("text", "binary"), f"closed early: {payload}"
+            seen += payload if kind == "binary" else payload.encode()
+        ws.send_text("exit 0\n")
+        while True:
+            kind, payload = ws.recv()
+            if kind == "close":
+                assert payload[0] == 1000
+                break
+    finally:
+        ws.shutdown()
 
 
 def run_runner_expecting_failure(env=None, args=None, timeout=15):

@@ -10,10 +10,8 @@ routes with the official clients).
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import urllib.parse
 
@@ -26,13 +24,10 @@ SANDBOX = "accept-sb"
 
 @pytest.fixture(scope="module")
 def tb():
-    work = tempfile.mkdtemp(prefix="mr-accept-")
-    runner = mrtest.RunnerProcess(env={"TOOLBOX_WORK_DIR": work})
-    runner.create_sandbox(SANDBOX)
-    runner.work = work
-    yield runner
-    runner.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    with mrtest.runner_with_work_dir("mr-accept-") as (runner, work):
+        runner.create_sandbox(SANDBOX)
+        runner.work = work
+        yield runner
 
 
 def call(runner, method, route, body=None, query=None, **kw):

@@ -2,8 +2,6 @@
 (tests/node/acceptance.js): the client operations the other test_official_* suites leave
 out, and the exact formats of the spec (FileInfo, error shapes, multipart filenames, log
 formats by SDK version, tier-3 answers)."""
-import shutil
-import tempfile
 
 import pytest
 
@@ -14,11 +12,8 @@ mrtest.require_npm_clients()
 
 @pytest.fixture(scope="module")
 def accept_runner():
-    work = tempfile.mkdtemp(prefix="mr-official-accept-")
-    runner = mrtest.RunnerProcess(env={"TOOLBOX_WORK_DIR": work})
-    yield runner, work
-    runner.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    with mrtest.runner_with_work_dir("mr-official-accept-") as (runner, work):
+        yield runner, work
 
 
 def test_official_clients_acceptance(accept_runner):

@@ -1,8 +1,6 @@
 """The official toolbox clients' FileSystemApi (0.161 and 0.218) and the SDKs' FileSystem
 classes on top of them, against the runner's toolbox proxy (tests/node/files.js)."""
 import os
-import shutil
-import tempfile
 
 import pytest
 
@@ -13,11 +11,8 @@ mrtest.require_npm_clients()
 
 @pytest.fixture(scope="module")
 def files_runner():
-    work = tempfile.mkdtemp(prefix="mr-official-files-")
-    runner = mrtest.RunnerProcess(env={"TOOLBOX_WORK_DIR": work})
-    yield runner, work
-    runner.stop()
-    shutil.rmtree(work, ignore_errors=True)
+    with mrtest.runner_with_work_dir("mr-official-files-") as (runner, work):
+        yield runner, work
 
 
 def test_official_clients_files(files_runner):

@@ -5,7 +5,6 @@ and started, and every sandbox's toolbox requests go there.
 
 Skipped (exit 77) only where podman cannot run at all."""
 import base64
-import json
 import os
 import sys
 import time
@@ -15,7 +14,6 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import mrtest  # noqa: E402
-import wsclient  # noqa: E402
 from podmantest import engine_with_image  # noqa: E402
 
 IMAGE = "localhost/mock-runner-toolbox-test:1"
@@ -36,13 +34,7 @@ def tb(sandbox, path):
 
 
 def wait_until(predicate, timeout=RECOVERY_TIMEOUT, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
+    return mrtest.wait_until(predicate, timeout, interval)
 
 
 # No engine at all: needs no podman -------------------------------------------------------
@@ -189,30 +181,8 @@ def test_pty_over_websocket(toolbox):
     pid = "p-" + uuid.uuid4().hex[:6]
     r = toolbox.post(tb("sb-a", "/process/pty"), {"id": pid, "cols": 100, "rows": 30})
     assert r.status == 201, r
-    ws = wsclient.WebSocket.connect(toolbox.url, tb("sb-b", f"/process/pty/{pid}/connect"),
-                                    headers={"Authorization": f"Bearer {toolbox.token}"})
-    try:
-        ws.settimeout(20)
-        kind, payload = ws.recv()
-        assert kind == "text" and json.loads(payload)["status"] == "connected"
-        ws.send_text("echo pty-$((40+2))\n")
-        seen = b""
-        while b"pty-42" not in seen:
-            kind, payload = ws.recv()
-            if kind == "binary":
-                seen += payload
-            elif kind == "text":
-                seen += payload.encode()
-            else:
-                raise AssertionError(f"closed early: {payload}")
-        ws.send_text("exit 0\n")
-        while True:
-            kind, payload = ws.recv()
-            if kind == "close":
-                assert payload[0] == 1000
-                break
-    finally:
-        ws.shutdown()
+    mrtest.pty_round_trip(toolbox.url, toolbox.token, tb("sb-b", f"/process/pty/{pid}/connect"),
+                          "echo pty-$((40+2))", b"pty-42")
 
 
 # Recovery ----------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ Skipped (exit 77) only where podman cannot run at all."""
 import os
 import re
 import sys
-import time
 
 import pytest
 
@@ -41,13 +40,7 @@ def runner_env(docker_host, tmp_path, **extra):
 
 
 def wait_until(predicate, timeout=RECOVERY_TIMEOUT, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return None
+    return mrtest.wait_until(predicate, timeout, interval)
 
 
 def executes(r, sandbox="sb"):

@@ -3,7 +3,6 @@ mock-runner-toolboxd, through two sandboxes: a multipart upload streamed to the 
 the download back, execute, a session with its logs followed over plain HTTP, and a PTY
 over a WebSocket passed through; then the daemon stopped: 502 with the error body and an
 unhealthy /info."""
-import json
 import os
 import sys
 import uuid
@@ -12,7 +11,6 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import mrtest  # noqa: E402
-import wsclient  # noqa: E402
 from test_toolbox_remote import Toolboxd  # noqa: E402
 
 
@@ -72,26 +70,8 @@ def test_execute_and_a_session_in_the_daemon(remote, work_dir):
 def test_pty_websocket_through_the_runner(remote):
     pid = "rp-" + uuid.uuid4().hex[:6]
     assert remote.post(tb("ra", "/process/pty"), {"id": pid, "cols": 80, "rows": 24}).status == 201
-    ws = wsclient.WebSocket.connect(remote.url, tb("rb", f"/process/pty/{pid}/connect"),
-                                    headers={"Authorization": f"Bearer {remote.token}"})
-    try:
-        ws.settimeout(20)
-        kind, payload = ws.recv()
-        assert kind == "text" and json.loads(payload)["status"] == "connected"
-        ws.send_text("echo via-$((20+22))\n")
-        seen = b""
-        while b"via-42" not in seen:
-            kind, payload = ws.recv()
-            assert kind in ("text", "binary"), payload
-            seen += payload if kind == "binary" else payload.encode()
-        ws.send_text("exit 0\n")
-        while True:
-            kind, payload = ws.recv()
-            if kind == "close":
-                assert payload[0] == 1000
-                break
-    finally:
-        ws.shutdown()
+    mrtest.pty_round_trip(remote.url, remote.token, tb("rb", f"/process/pty/{pid}/connect"),
+                          "echo via-$((20+22))", b"via-42")
 
 
 def test_a_stopped_daemon_is_502_with_the_error_body(work_dir):
