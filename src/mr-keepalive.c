@@ -7,67 +7,187 @@
  * stays in CLOSE-WAIT for good, and a client that opens one connection per request
  * exhausts the server's descriptors.
  *
- * So after every finished request we watch the connection's socket too, at a higher
- * priority than libsoup's own source, so that we look first. Data means the next request
- * is arriving: we step aside. End of stream (or an error) means the client is gone: we take
- * the connection over with soup_server_message_steal_connection(), which makes libsoup
- * forget it (and drops its own source before it can run), and close it.
+ * So each connection gets a watch of its own, attached with its first request. While the
+ * connection is idle (between one request's end and the next one's start) it polls the
+ * socket for what libsoup's own source polls it for, at a higher priority, so that it
+ * looks first: when the end of stream is there (and no request bytes before it), the
+ * client is gone, and we take the connection over with
+ * soup_server_message_steal_connection() on its last message, which makes libsoup forget
+ * it, and close it. Looking first matters: once libsoup has read that end itself, the
+ * connection has no message I/O left and stealing it crashes libsoup. Readable without
+ * POLLRDHUP does not rule the end out (the kernel can report a FIN in flight as readable
+ * only), so readable is answered by a peek at the socket; data means the next request,
+ * and libsoup goes on in the same main-loop turn.
  *
- * When libsoup closes the connection itself (not kept alive: right after
- * request-finished; or the server going away), the socket reads as closed when the watch
- * runs (a closed descriptor polls as invalid at once), and the watch ends before anything
- * touches the descriptor. That spares a "disconnected" handler per request, which would
- * cost as much as the watch itself (docs/performance.md). */
+ * The watch is set up once per connection and costs no syscall per request: it says what
+ * to poll for in its prepare function (nothing while a request is being served), whereas
+ * adding a descriptor to a context, changing its condition or removing it wakes the
+ * context up with a write each time. (A watch attached per request cost two such writes,
+ * an allocation and a peek per request, a tenth of the CPU of a GET:
+ * docs/performance.md.) Only a hang-up or error during a request, which poll reports
+ * whatever the condition, takes the descriptor out of the poll set until the request's end,
+ * so that the main loop does not spin on it.
+ *
+ * When libsoup closes the connection (not kept alive, an error, the server going away) or
+ * someone who took it over does (a WebSocket, a tunnel), the watch's socket reads as
+ * closed the next time the watch is prepared, and the watch ends there, without touching
+ * the descriptor, which may be another connection's by then. */
+#define _GNU_SOURCE           /* POLLRDHUP */
 #include <errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "mr-keepalive.h"
 
-/* @msg: the finished message, whose connection is the one watched (the source's data) */
-static gboolean
-on_socket_ready (GSocket *socket, GIOCondition condition, gpointer data)
+#define IDLE_EVENTS ((gushort) (G_IO_IN | POLLRDHUP))
+
+typedef struct {
+  GSource source;
+  GPollFD pollfd;
+  gboolean polled;            /* pollfd is in the context's poll set */
+  GSocket *socket;            /* the connection's socket (a reference) */
+  SoupServerMessage *last;    /* the latest finished message: its connection can be stolen */
+  gboolean busy;              /* between a request's start and its end */
+} Watch;
+
+static GQuark
+watch_quark (void)
 {
-  SoupServerMessage *msg = data;
+  return g_quark_from_static_string ("mr-keepalive-watch");
+}
+
+/* > 0: request bytes wait; 0: end of stream (or an error); < 0: nothing yet */
+static int
+peek_socket (Watch *w)
+{
   char byte;
-  ssize_t n;
+  ssize_t n = recv (w->pollfd.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+  if (n > 0)
+    return 1;
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return -1;
+  return 0;
+}
+
+static gboolean
+watch_prepare (GSource *source, gint *timeout)
+{
+  Watch *w = (Watch *) source;
+
+  *timeout = -1;
+  if (g_socket_is_closed (w->socket))
+    return TRUE;              /* to end the watch */
+  w->pollfd.events = w->busy ? 0 : IDLE_EVENTS;
+  return FALSE;
+}
+
+static gboolean
+watch_check (GSource *source)
+{
+  Watch *w = (Watch *) source;
+  gushort revents = w->polled ? w->pollfd.revents : 0;
+
+  if (g_socket_is_closed (w->socket))
+    return TRUE;
+  if (revents == 0)
+    return FALSE;
+  if (w->busy)
+    return (revents & (G_IO_HUP | G_IO_ERR | G_IO_NVAL)) != 0;   /* to stop polling */
+  /* request bytes first (the next request, perhaps followed by the end): libsoup's turn,
+   * now. Otherwise the end, or one in flight (readable only), which we look at before
+   * libsoup can read it */
+  return peek_socket (w) <= 0;
+}
+
+static gboolean
+watch_dispatch (GSource *source, GSourceFunc unused, gpointer unused_data)
+{
+  Watch *w = (Watch *) source;
   g_autoptr(GIOStream) stream = NULL;
+  int peeked;
 
-  if (g_socket_is_closed (socket))
-    return G_SOURCE_REMOVE;   /* libsoup closed it: its descriptor may be another's now */
-  n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
-    return G_SOURCE_REMOVE;   /* the next request: libsoup's turn */
-
-  stream = soup_server_message_steal_connection (msg);
-  if (stream)
-    g_io_stream_close (stream, NULL, NULL);
+  if (g_socket_is_closed (w->socket))
+    return G_SOURCE_REMOVE;   /* libsoup, or whoever took it over, closed it */
+  if (w->busy)
+    {
+      /* hung up during a request: libsoup finds out on its own; poll would keep
+       * reporting it meanwhile */
+      g_source_remove_poll (source, &w->pollfd);
+      w->polled = FALSE;
+      return G_SOURCE_CONTINUE;
+    }
+  peeked = peek_socket (w);
+  if (peeked != 0)
+    return G_SOURCE_CONTINUE; /* a request after all, or the end is not complete yet */
+  if (w->last)
+    {
+      stream = soup_server_message_steal_connection (w->last);
+      if (stream)
+        g_io_stream_close (stream, NULL, NULL);
+    }
   return G_SOURCE_REMOVE;
 }
 
 static void
-on_request_finished (SoupServer *server, SoupServerMessage *msg, gpointer unused)
+watch_finalize (GSource *source)
 {
-  GSocket *socket = soup_server_message_get_socket (msg);
-  GSource *source;
+  Watch *w = (Watch *) source;
 
-  if (socket == NULL || g_socket_is_closed (socket))
-    return;
-  source = g_socket_create_source (socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  /* before libsoup's own source, which runs at the default priority */
-  g_source_set_priority (source, G_PRIORITY_HIGH);
-  g_source_set_callback (source, G_SOURCE_FUNC (on_socket_ready), g_object_ref (msg), g_object_unref);
-  g_source_attach (source, g_main_context_get_thread_default ());
-  g_source_unref (source);
+  g_object_set_qdata (G_OBJECT (w->socket), watch_quark (), NULL);
+  g_object_unref (w->socket);
+  g_clear_object (&w->last);
 }
 
-/* Stealing the connection reads the peer's address, which fails, with a warning, once
- * the client has reset the connection (it closed it with some of our reply unread): have
- * libsoup read it while the connection is sound. Once per connection; later requests find
- * it cached. */
+static GSourceFuncs watch_funcs = { watch_prepare, watch_check, watch_dispatch, watch_finalize, NULL, NULL };
+
 static void
 on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer unused)
 {
+  GSocket *socket = soup_server_message_get_socket (msg);
+  Watch *w;
+
+  /* Stealing the connection reads the peer's address, which fails, with a warning, once
+   * the client has reset the connection (it closed it with some of our reply unread):
+   * have libsoup read it while the connection is sound. Once per connection; later
+   * requests find it cached. */
   soup_server_message_get_remote_address (msg);
+  if (socket == NULL || g_socket_is_closed (socket))
+    return;
+  w = g_object_get_qdata (G_OBJECT (socket), watch_quark ());
+  if (w == NULL)
+    {
+      w = (Watch *) g_source_new (&watch_funcs, sizeof (Watch));
+      w->socket = g_object_ref (socket);
+      w->pollfd.fd = g_socket_get_fd (socket);
+      g_source_set_priority (&w->source, G_PRIORITY_HIGH);
+      g_source_add_poll (&w->source, &w->pollfd);
+      w->polled = TRUE;
+      g_object_set_qdata (G_OBJECT (socket), watch_quark (), w);
+      g_source_attach (&w->source, g_main_context_get_thread_default ());
+      g_source_unref (&w->source);
+    }
+  w->busy = TRUE;
+}
+
+/* finished or aborted (libsoup says "aborted" for a 500 too, on a connection it may
+ * keep alive): either libsoup closes the connection right after this, or it waits for
+ * the next request, which our watch sees first */
+static void
+on_request_ended (SoupServer *server, SoupServerMessage *msg, gpointer unused)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  Watch *w = socket ? g_object_get_qdata (G_OBJECT (socket), watch_quark ()) : NULL;
+
+  if (w == NULL)
+    return;
+  w->busy = FALSE;
+  g_set_object (&w->last, msg);
+  if (!w->polled)
+    {
+      g_source_add_poll (&w->source, &w->pollfd);
+      w->polled = TRUE;
+    }
 }
 
 /**
@@ -81,5 +201,6 @@ void
 mr_keepalive_watch (SoupServer *server)
 {
   g_signal_connect (server, "request-started", G_CALLBACK (on_request_started), NULL);
-  g_signal_connect (server, "request-finished", G_CALLBACK (on_request_finished), NULL);
+  g_signal_connect (server, "request-finished", G_CALLBACK (on_request_ended), NULL);
+  g_signal_connect (server, "request-aborted", G_CALLBACK (on_request_ended), NULL);
 }

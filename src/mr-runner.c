@@ -206,10 +206,13 @@ exchange_free (MrExchange *ex)
   g_free (ex);
 }
 
+G_DEFINE_QUARK (mr-exchange, exchange)
+
 MrExchange *
 mr_exchange_get (SoupServerMessage *msg)
 {
-  return g_object_get_data (G_OBJECT (msg), "mr-exchange");
+  /* by quark: looking the name up takes the global quark lock, several times a request */
+  return g_object_get_qdata (G_OBJECT (msg), exchange_quark ());
 }
 
 const char *
@@ -330,7 +333,7 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
   ex->runner = self;
   ex->msg = msg;
   ex->started_us = g_get_monotonic_time ();
-  g_object_set_data_full (G_OBJECT (msg), "mr-exchange", ex, (GDestroyNotify) exchange_free);
+  g_object_set_qdata_full (G_OBJECT (msg), exchange_quark (), ex, (GDestroyNotify) exchange_free);
   /* the request journal follows every request to its reply (mr-journal.c) */
   ex->journal = mr_journal_watch (self, ex);
 }
