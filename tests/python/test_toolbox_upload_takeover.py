@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from mrtest import RunnerProcess, TOOLBOXD_BIN
+from mrtest import RunnerProcess, TOOLBOXD_BIN, read_response as read_reply
 
 SANDBOX = "takeover-sb"
 BOUNDARY = "takeover-boundary"
@@ -45,23 +45,6 @@ def form(parts):
         body += (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"f\"\r\n"
                  "Content-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n"
     return body + f"--{BOUNDARY}--\r\n".encode()
-
-
-def read_reply(sock):
-    """(status line, headers, body) of one response, the body read to its Content-Length."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed after {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    while len(body) < int(headers.get("content-length", "0")):
-        chunk = sock.recv(65536)
-        assert chunk
-        body += chunk
-    return lines[0], headers, body
 
 
 def head_of(runner, path, length, ctype=f"multipart/form-data; boundary={BOUNDARY}", extra=""):
