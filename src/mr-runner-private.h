@@ -51,6 +51,7 @@ const char *mr_exchange_query (MrExchange *ex, const char *name);
 void        mr_exchange_set_toolbox (MrExchange *ex, MrToolboxRequest *request);
 
 MrMetrics  *mr_runner_get_metrics (MrRunner *self);
+SoupServer *mr_runner_get_soup_server (MrRunner *self);
 MrHostInfo *mr_runner_get_host_info (MrRunner *self);
 gint64      mr_runner_get_start_time (MrRunner *self);
 void        mr_runner_observe_operation (MrRunner *self, const char *operation, gboolean success, gint64 started_us);

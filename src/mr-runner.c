@@ -1152,6 +1152,13 @@ mr_runner_get_ssh_backend (MrRunner *self)
   return self->ssh_backend;
 }
 
+/* The server the API is served on, NULL until it listens; used on the server thread */
+SoupServer *
+mr_runner_get_soup_server (MrRunner *self)
+{
+  return self->server;
+}
+
 MrMetrics *
 mr_runner_get_metrics (MrRunner *self)
 {

@@ -7,6 +7,7 @@
 struct _MrToolboxRequest {
   gatomicrefcount ref;
   SoupServerMessage *msg;
+  SoupServer *server;         /* the server that received msg, when known */
   char *sandbox_id;
   char *path;
   char *prefix;
@@ -63,6 +64,7 @@ mr_toolbox_request_unref (MrToolboxRequest *request)
   if (request->data_destroy)
     request->data_destroy (request->data);
   g_object_unref (request->msg);
+  g_clear_object (&request->server);
   g_free (request->sandbox_id);
   g_free (request->path);
   g_free (request->prefix);
@@ -79,6 +81,33 @@ SoupServerMessage *
 mr_toolbox_request_get_message (MrToolboxRequest *request)
 {
   return request->msg;
+}
+
+/**
+ * mr_toolbox_request_set_server:
+ * @request: a request
+ * @server: (nullable): the server that received the request's message
+ *
+ * Tells the toolbox which server the message came from. A route that takes the
+ * connection over (a large upload) needs it to report the end of the request, which
+ * libsoup no longer does; without it such routes leave the connection to libsoup.
+ */
+void
+mr_toolbox_request_set_server (MrToolboxRequest *request, SoupServer *server)
+{
+  g_set_object (&request->server, server);
+}
+
+/**
+ * mr_toolbox_request_get_server:
+ * @request: a request
+ *
+ * Returns: (transfer none) (nullable): the server set with mr_toolbox_request_set_server()
+ */
+SoupServer *
+mr_toolbox_request_get_server (MrToolboxRequest *request)
+{
+  return request->server;
 }
 
 /**

@@ -18,6 +18,8 @@ MrToolboxRequest  *mr_toolbox_request_new (SoupServerMessage *msg, const char *s
 MrToolboxRequest  *mr_toolbox_request_ref (MrToolboxRequest *request);
 void               mr_toolbox_request_unref (MrToolboxRequest *request);
 SoupServerMessage *mr_toolbox_request_get_message (MrToolboxRequest *request);
+void               mr_toolbox_request_set_server (MrToolboxRequest *request, SoupServer *server);
+SoupServer        *mr_toolbox_request_get_server (MrToolboxRequest *request);
 const char        *mr_toolbox_request_get_sandbox_id (MrToolboxRequest *request);
 const char        *mr_toolbox_request_get_path (MrToolboxRequest *request);
 const char        *mr_toolbox_request_get_prefix (MrToolboxRequest *request);

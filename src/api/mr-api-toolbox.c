@@ -53,6 +53,7 @@ mr_api_toolbox_dispatch (MrExchange *ex, const char *sandbox_id, const char *pat
     }
 
   mr_exchange_set_toolbox (ex, mr_toolbox_request_new (ex->msg, sandbox_id, path, prefix));
+  mr_toolbox_request_set_server (ex->toolbox, mr_runner_get_soup_server (ex->runner));
   mr_toolbox_backend_handle_headers (toolbox, ex->toolbox);
 }
 

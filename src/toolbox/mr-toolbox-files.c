@@ -8,8 +8,11 @@
  *  - downloads (download, bulk-download) stream the response from disk one chunk at a
  *    time, refilled on "wrote-chunk", so memory stays flat whatever the file size;
  *  - uploads (upload, upload-v2, bulk-upload) stream the request body: they run when the
- *    headers arrive, feed each chunk to the multipart parser and queue the file data for
- *    a writer thread, pausing the message while too much is queued.
+ *    headers arrive. A body with a Content-Length is read by a thread of its own off the
+ *    connection, taken over from libsoup (mr-body-takeover.c), which feeds the multipart
+ *    parser and writes the file data itself; any other body comes from libsoup chunk by
+ *    chunk, fed to the parser on the server thread with the file data queued for a
+ *    writer thread, pausing the message while too much is queued.
  *
  * Paths behave as in the daemon, whose cwd is the work directory: relative paths reach
  * the syscalls joined to the work directory but unchanged otherwise, and messages show
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "mr-toolbox-private.h"
+#include "mr-body-takeover.h"
 #include "mr-multipart.h"
 #include "mr-http.h"
 #include "mr-dto.h"
@@ -2409,6 +2413,7 @@ typedef struct {
   gboolean paused;            /* by us: too much queued, or waiting to reply */
   gboolean body_done;
   gboolean replied;
+  gboolean direct;            /* the body comes from a takeover thread, which writes too */
 
   MrMultipartParser *parser;  /* NULL for a raw body */
   char *parse_error;
@@ -2506,25 +2511,33 @@ upload_on_message_gone (gpointer data)
 static void upload_kick (Upload *u);
 static void upload_progress (Upload *u);
 
-static void
-write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+/* Writes @len bytes to @fd; returns how many were, and sets *error on a failure. */
+static gsize
+write_fully (int fd, const char *dest, const guint8 *data, gsize len, char **error)
 {
-  WriteOp *op = task_data;
   gsize off = 0;
 
-  while (off < op->data->len)
+  while (off < len)
     {
-      gssize w = write (op->target->fd, op->data->data + off, op->data->len - off);
+      gssize w = write (fd, data + off, len - off);
       if (w < 0 && errno == EINTR)
         continue;
       if (w < 0)
         {
-          op->error = path_error ("write", op->target->dest, errno);
+          *error = path_error ("write", dest, errno);
           break;
         }
       off += w;
     }
-  op->written = off;
+  return off;
+}
+
+static void
+write_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  WriteOp *op = task_data;
+
+  op->written = write_fully (op->target->fd, op->target->dest, op->data->data, op->data->len, &op->error);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -2581,6 +2594,12 @@ upload_queue (Upload *u, Target *t, const guint8 *data, gsize len)
 
   if (t->error || len == 0)
     return;
+  if (u->direct)
+    {
+      /* in the takeover thread, straight from its read buffer */
+      t->bytes += write_fully (t->fd, t->dest, data, len, &t->error);
+      return;
+    }
   if (tail && tail->target == t && tail->data->len < WRITE_BATCH)
     {
       /* a batch that outgrows its first 64 KiB gets room for all of it at once: growing
@@ -2852,12 +2871,11 @@ on_part_end (gpointer user_data, GError **error)
 
 static const MrMultipartCallbacks part_callbacks = { on_part_begin, on_part_data, on_part_end };
 
+/* The next piece of the body: to the parser, or to the file for a raw body. */
 static void
-on_upload_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+upload_feed (const guint8 *data, gsize len, gpointer user_data)
 {
   Upload *u = user_data;
-  gsize len;
-  const guint8 *data = g_bytes_get_data (chunk, &len);
   g_autoptr(GError) error = NULL;
 
   if (u->parser)
@@ -2867,14 +2885,11 @@ on_upload_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
     }
   else if (u->single && len > 0)
     upload_queue (u, u->single, data, len);
-  if (u->pending > PENDING_HIGH)
-    upload_pause (u);
 }
 
 static void
-on_upload_body (SoupServerMessage *msg, gpointer user_data)
+upload_end_of_body (Upload *u)
 {
-  Upload *u = user_data;
   g_autoptr(GError) error = NULL;
 
   if (u->parser && u->parse_error == NULL && !mr_multipart_parser_finish (u->parser, &error))
@@ -2884,6 +2899,37 @@ on_upload_body (SoupServerMessage *msg, gpointer user_data)
     u->current->error = g_strdup (u->parse_error ? u->parse_error : "unexpected EOF");
   g_clear_pointer (&u->current, target_unref);
   u->body_done = TRUE;
+}
+
+static void
+on_upload_chunk (SoupServerMessage *msg, GBytes *chunk, gpointer user_data)
+{
+  Upload *u = user_data;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (chunk, &len);
+
+  upload_feed (data, len, u);
+  if (u->pending > PENDING_HIGH)
+    upload_pause (u);
+}
+
+static void
+on_upload_body (SoupServerMessage *msg, gpointer user_data)
+{
+  upload_end_of_body (user_data);
+  upload_progress (user_data);
+}
+
+/* The takeover's end, on the server thread: every byte read is written already. A client
+ * gone mid-body gets no answer; its files close with the upload. */
+static void
+on_direct_body_done (MrTbCall *call, gboolean complete, gpointer user_data)
+{
+  Upload *u = user_data;
+
+  if (!complete)
+    return;
+  upload_end_of_body (u);
   upload_progress (u);
 }
 
@@ -2958,6 +3004,10 @@ start_upload (MrTbCall *call, UploadKind kind)
           return;
         }
     }
+  u->direct = TRUE;
+  if (mr_tb_take_over_body (call, upload_feed, on_direct_body_done, u, (GDestroyNotify) upload_unref))
+    return;
+  u->direct = FALSE;
   g_object_set_data_full (G_OBJECT (call->msg), "mr-files-upload", u, upload_on_message_gone);
   u->chunk_id = g_signal_connect (call->msg, "got-chunk", G_CALLBACK (on_upload_chunk), u);
   u->body_id = g_signal_connect (call->msg, "got-body", G_CALLBACK (on_upload_body), u);

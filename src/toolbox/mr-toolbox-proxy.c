@@ -47,7 +47,7 @@ typedef struct {
   MrToolbox *toolbox;
   MrToolboxRequest *inner;
   SoupServerMessage *msg;
-  gulong got_body_id, finished_id;
+  gulong got_body_id, finished_id, disconnected_id;
 } SelfCall;
 
 static void
@@ -55,6 +55,7 @@ self_call_end (SelfCall *sc)
 {
   g_signal_handler_disconnect (sc->msg, sc->got_body_id);
   g_signal_handler_disconnect (sc->msg, sc->finished_id);
+  g_signal_handler_disconnect (sc->msg, sc->disconnected_id);
   mr_toolbox_request_unref (sc->inner);
   g_object_unref (sc->toolbox);
   g_free (sc);
@@ -84,10 +85,13 @@ serve_self (MrTbCall *call, const char *path)
   /* no sandbox id: behind its own /proxy/2280 hop the request is the daemon's, not the
    * runner's, so the runner's special cases (the plain-HTTP logs follow) do not apply */
   sc->inner = mr_toolbox_request_new (call->msg, NULL, path, prefix);
+  mr_toolbox_request_set_server (sc->inner, mr_toolbox_request_get_server (call->request));
   /* the handlers are disconnected when the message finishes, which breaks the cycle
    * message -> handler -> request -> message */
   sc->got_body_id = g_signal_connect (call->msg, "got-body", G_CALLBACK (on_self_got_body), sc);
   sc->finished_id = g_signal_connect (call->msg, "finished", G_CALLBACK (on_self_finished), sc);
+  /* a connection taken over (a large upload) never finishes */
+  sc->disconnected_id = g_signal_connect (call->msg, "disconnected", G_CALLBACK (on_self_finished), sc);
   mr_toolbox_handle_headers (call->toolbox, sc->inner);
 }
 

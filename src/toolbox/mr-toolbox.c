@@ -335,6 +335,8 @@ serve_early (SoupServer *server, SoupServerMessage *msg, const char *path,
   MrToolbox *self = user_data;
   MrToolboxRequest *request = mr_toolbox_request_new (msg, NULL, g_uri_get_path (soup_server_message_get_uri (msg)), "");
 
+  mr_toolbox_request_set_server (request, server);
+
   g_object_set_data_full (G_OBJECT (msg), "mr-toolbox-request", request, (GDestroyNotify) mr_toolbox_request_unref);
   g_signal_connect (msg, "finished", G_CALLBACK (release_request), NULL);
   g_signal_connect (msg, "disconnected", G_CALLBACK (release_request), NULL);

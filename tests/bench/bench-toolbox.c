@@ -9,6 +9,11 @@
  * It starts the standalone server ($MOCK_RUNNER_BIN, as the tests do) and talks to it with
  * a small HTTP/1.1 client of its own, so that the client costs little next to the server.
  *
+ * Writes into page-cache pages never used since boot cost several times more than into
+ * recently freed ones (on the VM these figures come from: 400 MB/s against 4 GB/s), so
+ * the transfers that write a file run PASSES times to the same destination, deleted
+ * before each: the first pass and the best of the others are both reported.
+ *
  * Environment: BENCH_EXECUTE_N (500), BENCH_TRANSFER_MIB (256).
  * Run with `meson test -C _build --benchmark --suite bench -v bench-toolbox`. */
 #include <errno.h>
@@ -31,6 +36,7 @@ extern char **environ;
 #define SANDBOX "bench-toolbox"
 #define BLOCK (1024 * 1024)
 #define BOUNDARY "bench-toolbox-boundary"
+#define PASSES 4
 
 /* A kept-alive HTTP/1.1 connection. */
 typedef struct {
@@ -294,9 +300,11 @@ send_file (GOutputStream *out, const char *file)
   close (fd);
 }
 
+/* On a connection of its own: the runner closes it after a large upload. */
 static double
-upload_through_runner (Client *c, const char *file, guint64 size, const char *dest)
+upload_through_runner (guint16 port, const char *file, guint64 size, const char *dest)
 {
+  Client *c = client_new (port);
   g_autofree char *escaped = g_uri_escape_string (dest, NULL, FALSE);
   g_autofree char *preamble = g_strdup ("--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n"
                                         "Content-Type: application/octet-stream\r\n\r\n");
@@ -307,9 +315,11 @@ upload_through_runner (Client *c, const char *file, guint64 size, const char *de
                                            "Content-Length: %" G_GUINT64_FORMAT "\r\n\r\n",
                                            escaped, strlen (preamble) + size + strlen (epilogue));
   g_autoptr(GString) body = g_string_new (NULL);
-  gint64 t0 = g_get_monotonic_time ();
+  gint64 t0;
   guint status;
 
+  g_unlink (dest);   /* freeing its pages is not part of the upload */
+  t0 = g_get_monotonic_time ();
   send_all (c, head, strlen (head));
   send_all (c, preamble, strlen (preamble));
   send_file (c->out, file);
@@ -317,7 +327,9 @@ upload_through_runner (Client *c, const char *file, guint64 size, const char *de
   status = read_response (c, body, NULL);
   if (status != 200)
     g_error ("upload -> %u %s", status, body->str);
-  return (g_get_monotonic_time () - t0) / 1e6;
+  t0 = g_get_monotonic_time () - t0;
+  client_free (c);
+  return t0 / 1e6;
 }
 
 static double
@@ -386,6 +398,8 @@ loopback_copy (const char *file, guint64 size, gboolean upload, const char *writ
   guint64 got = 0;
   gssize n;
 
+  if (write_to)
+    g_unlink (write_to);   /* freeing its pages is not part of the copy */
   thread = g_thread_new ("peer", peer_thread, &peer);
   t0 = g_get_monotonic_time ();
   conn = g_socket_client_connect_to_host (sc, "127.0.0.1", port, NULL, NULL);
@@ -402,6 +416,25 @@ loopback_copy (const char *file, guint64 size, gboolean upload, const char *writ
   if ((upload ? peer.received : got) != size)
     g_error ("loopback copy moved %" G_GUINT64_FORMAT " bytes", upload ? peer.received : got);
   return (g_get_monotonic_time () - t0) / 1e6;
+}
+
+/* The first of PASSES uploads (into fresh pages) and the best of the others */
+static void
+upload_passes (guint16 port, const char *file, guint64 size, const char *dest, double *first, double *best)
+{
+  *first = upload_through_runner (port, file, size, dest);
+  *best = G_MAXDOUBLE;
+  for (guint i = 1; i < PASSES; i++)
+    *best = MIN (*best, upload_through_runner (port, file, size, dest));
+}
+
+static void
+loopback_to_file_passes (const char *file, guint64 size, const char *copy, double *first, double *best)
+{
+  *first = loopback_copy (file, size, TRUE, copy);
+  *best = G_MAXDOUBLE;
+  for (guint i = 1; i < PASSES; i++)
+    *best = MIN (*best, loopback_copy (file, size, TRUE, copy));
 }
 
 static void
@@ -462,7 +495,7 @@ main (int argc, char **argv)
   Client *c;
   guint16 port;
   gint64 exec50, exec99, spawn50, spawn99;
-  double up, down, loop_up, loop_up_disk, loop_down;
+  double up, up_first, down, loop_up, loop_up_disk, loop_up_disk_first, loop_down;
 
   signal (SIGPIPE, SIG_IGN);
   runner = start_runner (work, &port);
@@ -485,18 +518,21 @@ main (int argc, char **argv)
   g_clear_pointer (&load, g_free);
   load = load_average ();
   loop_up = loopback_copy (file, size, TRUE, NULL);
-  loop_up_disk = loopback_copy (file, size, TRUE, copy);
-  up = upload_through_runner (c, file, size, dest);
+  loopback_to_file_passes (file, size, copy, &loop_up_disk_first, &loop_up_disk);
+  upload_passes (port, file, size, dest, &up_first, &up);
   loop_down = loopback_copy (file, size, FALSE, NULL);
   down = download_through_runner (c, size, dest);
   g_print ("%" G_GUINT64_FORMAT " MiB, load %s:\n", mib, load);
-  g_print ("  upload through the runner    %7.0f MiB/s (%.2f s)\n", mib / up, up);
+  g_print ("  upload through the runner    %7.0f MiB/s (%.2f s), first of %u passes %.0f MiB/s (%.2f s)\n",
+           mib / up, up, PASSES, mib / up_first, up_first);
   g_print ("  download through the runner  %7.0f MiB/s (%.2f s)\n", mib / down, down);
   g_print ("  loopback TCP copy, sending   %7.0f MiB/s (%.2f s)\n", mib / loop_up, loop_up);
-  g_print ("  the same, written to a file  %7.0f MiB/s (%.2f s)\n", mib / loop_up_disk, loop_up_disk);
+  g_print ("  the same, written to a file  %7.0f MiB/s (%.2f s), first of %u passes %.0f MiB/s (%.2f s)\n",
+           mib / loop_up_disk, loop_up_disk, PASSES, mib / loop_up_disk_first, loop_up_disk_first);
   g_print ("  loopback TCP copy, receiving %7.0f MiB/s (%.2f s)\n", mib / loop_down, loop_down);
-  g_print ("  ratios: upload %.2f of the copy (%.2f of the copy written to a file), download %.2f "
-           "(aim: at least 0.5)\n", loop_up / up, loop_up_disk / up, loop_down / down);
+  g_print ("  ratios: upload %.2f of the copy (%.2f of the copy written to a file; first passes: %.2f and %.2f), "
+           "download %.2f (aim: at least 0.5)\n", loop_up / up, loop_up_disk / up, loop_up / up_first,
+           loop_up_disk_first / up_first, loop_down / down);
 
   client_free (c);
   g_subprocess_send_signal (runner, SIGTERM);

@@ -228,6 +228,24 @@ def run_runner_expecting_failure(env=None, args=None, timeout=15):
     return p.returncode, p.stdout, p.stderr
 
 
+def read_response(sock):
+    """One HTTP response from a raw socket: (status line, headers, body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed {length - len(body)} bytes before the end of the body"
+        body += chunk
+    return lines[0], headers, body
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

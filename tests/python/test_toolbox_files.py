@@ -20,7 +20,7 @@ import urllib.parse
 import pytest
 
 import mrtest
-from mrtest import RunnerProcess
+from mrtest import RunnerProcess, read_response
 
 SANDBOX = "files-sb"
 BOUNDARY = "DAYTONA-FILE-BOUNDARY"
@@ -943,22 +943,6 @@ def test_client_disconnects_mid_upload_and_download(big):
     r = tb.call("GET", "/files/info", {"path": "dl.bin"})
     assert r.status == 200 and r.json()["size"] == 64 * BLOCK
     assert tb.runner.proc.poll() is None
-
-
-def read_response(sock):
-    """One HTTP response from a raw socket: (status line, headers, body)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed after {data!r}"
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        body += sock.recv(65536)
-    return lines[0], headers, body
 
 
 def test_keep_alive_after_bodiless_answers(tb, d):
