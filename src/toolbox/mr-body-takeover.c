@@ -27,6 +27,10 @@
 
 #define BUFFER_SIZE (1024 * 1024)
 #define N_BUFFERS 3                  /* one being read, one being emitted, one spare */
+/* Smaller bodies stay with libsoup, on a connection kept alive: at this size its 8 KiB
+ * reads cost the server thread a few milliseconds, about what a client pays to open a
+ * new connection, and test suites make many small uploads */
+#define MIN_LENGTH (1024 * 1024)
 
 typedef struct {
   MrTbCall *call;
@@ -263,8 +267,8 @@ takeover_start (gpointer data)
  *
  * Reads the body of @call in a thread of its own and answers it with the reply
  * @done_func sets, on a connection then closed. Returns %FALSE, having done nothing, for
- * a request libsoup must keep (no Content-Length, HTTP/2, a server not known): the caller
- * then reads the body as usual.
+ * a request libsoup must keep (no Content-Length, HTTP/2, a server not known) or had
+ * better keep (a body under 1 MiB): the caller then reads the body as usual.
  */
 gboolean
 mr_tb_take_over_body (MrTbCall *call, MrTbBodyFunc body_func, MrTbBodyDoneFunc done_func,
@@ -277,7 +281,7 @@ mr_tb_take_over_body (MrTbCall *call, MrTbBodyFunc body_func, MrTbBodyDoneFunc d
 
   if (server == NULL || soup_server_message_get_http_version (msg) > SOUP_HTTP_1_1 ||
       soup_message_headers_get_encoding (headers) != SOUP_ENCODING_CONTENT_LENGTH ||
-      soup_message_headers_get_content_length (headers) < 0 ||
+      soup_message_headers_get_content_length (headers) < MIN_LENGTH ||
       soup_server_message_get_status (msg) != 0)
     return FALSE;
 

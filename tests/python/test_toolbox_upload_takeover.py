@@ -1,4 +1,4 @@
-"""Uploads whose body has a Content-Length are read off the connection by a thread of the
+"""Uploads whose body has a Content-Length of 1 MiB or more are read off the connection by a thread of the
 toolbox's own (src/toolbox/mr-body-takeover.c), which answers with Connection: close. These
 guard what that path must keep: 100-continue, bytes sent along with the headers, several
 files, the journal and faults, a client leaving mid-body, and chunked bodies (still libsoup's)."""
@@ -109,7 +109,7 @@ def test_bulk_upload_of_several_files(tb):
 
 def test_errors_answer_as_before(tb):
     runner, work = tb
-    body = form([("notfile", b"x" * 100)])
+    body = form([("notfile", b"x" * MIB)])
     with socket.create_connection(("127.0.0.1", runner.port), timeout=30) as s:
         s.sendall(head_of(runner, "/files/upload?path=nofile.bin", len(body)) + body)
         status, headers, reply = read_reply(s)
@@ -209,6 +209,19 @@ def test_chunked_upload_stays_with_libsoup(tb):
         status, headers, reply = read_reply(s)
         assert status == "HTTP/1.1 200 OK" and json.loads(reply)["size"] == len(payload)
     assert open(os.path.join(work, "chunked.bin"), "rb").read() == payload
+
+
+def test_small_uploads_keep_the_connection(tb):
+    """Under 1 MiB a body stays with libsoup: a suite's many small uploads reuse one connection."""
+    runner, work = tb
+    with socket.create_connection(("127.0.0.1", runner.port), timeout=30) as s:
+        for i in range(3):
+            body = form([("file", data_of(1000 * (i + 1), f"small{i}"))])
+            s.sendall(head_of(runner, f"/files/upload?path=small{i}.bin", len(body)) + body)
+            status, headers, reply = read_reply(s)
+            assert status == "HTTP/1.1 200 OK" and headers.get("connection") != "close", headers
+    for i in range(3):
+        assert os.path.getsize(os.path.join(work, f"small{i}.bin")) == 1000 * (i + 1)
 
 
 def test_toolboxd_takes_over_too(tmp_path):
