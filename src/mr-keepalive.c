@@ -15,11 +15,14 @@
  * soup_server_message_steal_connection() on its last message, which makes libsoup forget
  * it, and close it. Looking first matters: once libsoup has read that end itself, the
  * connection has no message I/O left and stealing it crashes libsoup. Readable without
- * POLLRDHUP does not rule the end out (the kernel can report a FIN in flight as readable
- * only), so readable is answered by a peek at the socket; data means the next request,
- * and libsoup goes on in the same main-loop turn.
+ * POLLRDHUP means the next request, and libsoup goes on in the same main-loop turn; but
+ * the kernel can also report a FIN still in flight that way, and then libsoup may read
+ * the end before us. The watch remembers that it let libsoup read, and if the end shows
+ * with no request started since, it closes the socket under libsoup instead of stealing
+ * (the descriptor is freed; the little libsoup keeps of the connection goes with the
+ * server). That way no syscall is spent on the usual request.
  *
- * The watch is set up once per connection and costs no syscall per request: it says what
+ * The watch is set up once per connection and costs nothing per request: it says what
  * to poll for in its prepare function (nothing while a request is being served), whereas
  * adding a descriptor to a context, changing its condition or removing it wakes the
  * context up with a write each time. (A watch attached per request cost two such writes,
@@ -29,9 +32,9 @@
  * so that the main loop does not spin on it.
  *
  * When libsoup closes the connection (not kept alive, an error, the server going away) or
- * someone who took it over does (a WebSocket, a tunnel), the watch's socket reads as
- * closed the next time the watch is prepared, and the watch ends there, without touching
- * the descriptor, which may be another connection's by then. */
+ * someone who took it over does (a WebSocket, a tunnel), its descriptor polls as invalid,
+ * or as the connection that has it by then, and the watch, finding its socket closed,
+ * ends there without touching the descriptor. */
 #define _GNU_SOURCE           /* POLLRDHUP */
 #include <errno.h>
 #include <poll.h>
@@ -48,6 +51,7 @@ typedef struct {
   GSocket *socket;            /* the connection's socket (a reference) */
   SoupServerMessage *last;    /* the latest finished message: its connection can be stolen */
   gboolean busy;              /* between a request's start and its end */
+  gboolean stepped_aside;     /* idle, libsoup was let read: no request started since */
 } Watch;
 
 static GQuark
@@ -70,13 +74,15 @@ peek_socket (Watch *w)
   return 0;
 }
 
+/* Called on every main-loop turn, for every connection: nothing but field reads unless
+ * the descriptor is out of the poll set (then nothing else tells a closed socket). */
 static gboolean
 watch_prepare (GSource *source, gint *timeout)
 {
   Watch *w = (Watch *) source;
 
   *timeout = -1;
-  if (g_socket_is_closed (w->socket))
+  if (!w->polled && g_socket_is_closed (w->socket))
     return TRUE;              /* to end the watch */
   w->pollfd.events = w->busy ? 0 : IDLE_EVENTS;
   return FALSE;
@@ -88,15 +94,21 @@ watch_check (GSource *source)
   Watch *w = (Watch *) source;
   gushort revents = w->polled ? w->pollfd.revents : 0;
 
+  if (revents == 0)
+    return !w->polled && g_socket_is_closed (w->socket);
+  /* a closed socket's descriptor polls as invalid, or as whatever connection has it now */
   if (g_socket_is_closed (w->socket))
     return TRUE;
-  if (revents == 0)
-    return FALSE;
   if (w->busy)
     return (revents & (G_IO_HUP | G_IO_ERR | G_IO_NVAL)) != 0;   /* to stop polling */
-  /* request bytes first (the next request, perhaps followed by the end): libsoup's turn,
-   * now. Otherwise the end, or one in flight (readable only), which we look at before
-   * libsoup can read it */
+  if (!(revents & (POLLRDHUP | G_IO_HUP | G_IO_ERR | G_IO_NVAL)))
+    {
+      /* readable only: the next request, libsoup's turn now. (Or, rarely, an end still in
+       * flight, which libsoup may then read first: remembered, see watch_dispatch().) */
+      w->stepped_aside = TRUE;
+      return FALSE;
+    }
+  /* the end: unless a request came before it (libsoup's turn), ours */
   return peek_socket (w) <= 0;
 }
 
@@ -120,6 +132,15 @@ watch_dispatch (GSource *source, GSourceFunc unused, gpointer unused_data)
   peeked = peek_socket (w);
   if (peeked != 0)
     return G_SOURCE_CONTINUE; /* a request after all, or the end is not complete yet */
+  if (w->stepped_aside)
+    {
+      /* libsoup had its turn at a readable socket that was the end, and no request came:
+       * it may have read the end already, and stealing would crash it. Close the socket
+       * under it: the descriptor is freed, and what libsoup keeps of the connection goes
+       * with the server. */
+      g_socket_close (w->socket, NULL);
+      return G_SOURCE_REMOVE;
+    }
   if (w->last)
     {
       stream = soup_server_message_steal_connection (w->last);
@@ -168,6 +189,7 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer unused)
       g_source_unref (&w->source);
     }
   w->busy = TRUE;
+  w->stepped_aside = FALSE;
 }
 
 /* finished or aborted (libsoup says "aborted" for a 500 too, on a connection it may
