@@ -186,7 +186,10 @@ match_entry (const Entry *e, const char *path, const Segments *segments, char **
           if (params)
             {
               *params++ = g_strndup (p + 1, e->lengths[i] - 2);
-              *params++ = g_uri_unescape_segment (segment->start, segment->start + segment->len, NULL);
+              /* most ids have nothing to decode: a copy is a fraction of the decoder's cost */
+              *params++ = memchr (segment->start, '%', segment->len)
+                          ? g_uri_unescape_segment (segment->start, segment->start + segment->len, NULL)
+                          : g_strndup (segment->start, segment->len);
             }
           continue;
         }

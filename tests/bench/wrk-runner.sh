@@ -5,17 +5,18 @@
 # from its request journal (docs/performance.md). Needs wrk (`apt-get install wrk`).
 #
 # Usage: wrk-runner.sh MOCK_RUNNER MINIMAL_SERVER
-# Environment: WRK_DURATION (default 10s), WRK_CONNECTIONS (32), WRK_ROUNDS (2: minimal,
-# runner, minimal, runner... so a change of load hits both), CREATE_DURATION (3s of
+# Environment: WRK_DURATION (default 3s), WRK_CONNECTIONS (32), WRK_ROUNDS (10 rounds of
+# both servers, the order alternating, so a change of load hits both; the medians are
+# the figures), CREATE_DURATION (3s of
 # creates, one connection), LOG_LEVEL (runner's, default warn as the runner's own default).
 set -eu
 
 runner_bin=${1:?usage: wrk-runner.sh MOCK_RUNNER MINIMAL_SERVER}
 minimal_bin=$(realpath "${2:?usage: wrk-runner.sh MOCK_RUNNER MINIMAL_SERVER}")
 runner_bin=$(realpath "$runner_bin")
-duration=${WRK_DURATION:-10s}
+duration=${WRK_DURATION:-3s}
 connections=${WRK_CONNECTIONS:-32}
-rounds=${WRK_ROUNDS:-2}
+rounds=${WRK_ROUNDS:-10}
 create_duration=${CREATE_DURATION:-3s}
 script_dir=$(dirname "$(realpath "$0")")
 log_level=${LOG_LEVEL:-warn}
@@ -92,15 +93,28 @@ rate() {
 }
 
 echo "wrk -t1 -c$connections -d$duration, runner LOG_LEVEL=$log_level, $(nproc) CPUs"
+: >"$work/rounds"
 for round in $(seq "$rounds"); do
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-  minimal=$(rate "$minimal_url/sandboxes/$sandbox" "$minimal_pid")
-  runner=$(rate "$runner_url/sandboxes/$sandbox" "$runner_pid")
+  # which server goes first alternates, so that a trend in the machine's speed over the
+  # run does not always favour the same one
+  if [ $((round % 2)) = 1 ]; then
+    minimal=$(rate "$minimal_url/sandboxes/$sandbox" "$minimal_pid")
+    runner=$(rate "$runner_url/sandboxes/$sandbox" "$runner_pid")
+  else
+    runner=$(rate "$runner_url/sandboxes/$sandbox" "$runner_pid")
+    minimal=$(rate "$minimal_url/sandboxes/$sandbox" "$minimal_pid")
+  fi
+  echo "$minimal $runner" >>"$work/rounds"
   echo "$minimal $runner" | awk -v r="$round" -v l="$load_before" '{
     printf "round %d: minimal %.0f req/s, runner GET /sandboxes/{id} %.0f req/s, ratio %.2f; " \
            "CPU per request %.1f us and %.1f us, ratio %.2f (load %s)\n",
       r, $1, $3, $3 / $1, $2, $4, $2 / $4, l }'
 done
+# On a shared machine one round's ratio swings by a fifth either way: the median of the
+# rounds is the figure
+awk '{ print $3 / $1, $2 / $4 }' "$work/rounds" >"$work/ratios"
+echo "median over $rounds rounds: throughput ratio $(cut -d' ' -f1 "$work/ratios" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'), CPU ratio $(cut -d' ' -f2 "$work/ratios" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }') (aim: throughput ratio at least 0.80)"
 
 # Creates, one at a time on a kept-alive connection, each with a new id; the journal
 # records how long the runner took over each, from its first byte read to its reply
