@@ -519,6 +519,9 @@ main (int argc, char **argv)
   load = load_average ();
   loop_up = loopback_copy (file, size, TRUE, NULL);
   loopback_to_file_passes (file, size, copy, &loop_up_disk_first, &loop_up_disk);
+  /* the copy's pages freed, as before each of its own passes: the upload's first pass
+   * then starts as the copy's later ones did, not with a page cache fuller by 256 MiB */
+  g_unlink (copy);
   upload_passes (port, file, size, dest, &up_first, &up);
   loop_down = loopback_copy (file, size, FALSE, NULL);
   down = download_through_runner (c, size, dest);
