@@ -94,8 +94,11 @@ def test_toolboxd_survives_proxied_connections_closed_right_after_their_reply(to
     reading.set()
 
     def drain():
-        while reading.is_set() and stream.recv(65536):
-            pass
+        try:
+            while reading.is_set() and stream.recv(65536):
+                pass
+        except OSError:
+            pass   # shut down under it at the end
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
@@ -108,8 +111,9 @@ def test_toolboxd_survives_proxied_connections_closed_right_after_their_reply(to
         assert one_shot(port, refused) == "HTTP/1.1 502 Bad Gateway"
         assert one_shot(port, b"GET /version HTTP/1.1\r\nHost: x\r\n\r\n") == "HTTP/1.1 200 OK"
     reading.clear()
-    stream.close()
+    stream.shutdown(socket.SHUT_RDWR)
     reader.join(10)
+    stream.close()
     assert proc.poll() is None
     assert wait_until(lambda: close_wait_count(port) == 0, 10), close_wait_count(port)
 
