@@ -48,6 +48,8 @@ typedef struct {
   goffset length;
 
   GIOStream *stream;
+  char *reply;                       /* being written */
+  gsize reply_len;
   GThread *thread;
   GAsyncQueue *free_buffers;         /* guint8[BUFFER_SIZE], back from the server thread */
   guint n_buffers;
@@ -155,25 +157,11 @@ serialize_reply (SoupServerMessage *msg)
   return out;
 }
 
-/* Server thread: the body has ended (or the client went away). */
-static gboolean
-takeover_finish (gpointer data)
+/* Server thread, at the very end: the connection closed, then the server told, which
+ * libsoup never does for a stolen connection. */
+static void
+takeover_end (Takeover *t, gboolean failed)
 {
-  Takeover *t = data;
-  gboolean complete = t->stream != NULL && t->received == t->length;
-  gboolean failed = !complete;
-
-  if (t->thread)
-    g_thread_join (g_steal_pointer (&t->thread));
-  t->done_func (t->call, complete, t->user_data);
-  if (complete)
-    {
-      g_autoptr(GString) reply = serialize_reply (t->msg);
-      /* a few hundred bytes into an empty socket buffer: this does not wait */
-      g_output_stream_write_all (g_io_stream_get_output_stream (t->stream), reply->str, reply->len,
-                                 NULL, NULL, NULL);
-      failed = soup_server_message_get_status (t->msg) == SOUP_STATUS_INTERNAL_SERVER_ERROR;
-    }
   /* closed before request-finished: the keep-alive watch (mr-keepalive.c) then sees a
    * closed socket and leaves it alone */
   if (t->stream)
@@ -181,6 +169,42 @@ takeover_finish (gpointer data)
   if (!t->gone)
     g_signal_emit_by_name (t->server, failed ? "request-aborted" : "request-finished", t->msg);
   takeover_free (t);
+}
+
+static void
+on_reply_written (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Takeover *t = data;
+  gboolean written = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+
+  g_free (t->reply);
+  t->reply = NULL;
+  takeover_end (t, !written || soup_server_message_get_status (t->msg) == SOUP_STATUS_INTERNAL_SERVER_ERROR);
+}
+
+/* Server thread: the body has ended (or the client went away). */
+static gboolean
+takeover_finish (gpointer data)
+{
+  Takeover *t = data;
+  gboolean complete = t->stream != NULL && t->received == t->length;
+  GString *reply;
+
+  if (t->thread)
+    g_thread_join (g_steal_pointer (&t->thread));
+  t->done_func (t->call, complete, t->user_data);
+  if (!complete)
+    {
+      takeover_end (t, TRUE);
+      return G_SOURCE_REMOVE;
+    }
+  /* written without blocking the server thread: a bulk upload's reply lists every file,
+   * and a client need not read it */
+  reply = serialize_reply (t->msg);
+  t->reply_len = reply->len;
+  t->reply = g_string_free (reply, FALSE);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (t->stream), t->reply, t->reply_len,
+                                   G_PRIORITY_DEFAULT, NULL, on_reply_written, t);
   return G_SOURCE_REMOVE;
 }
 
