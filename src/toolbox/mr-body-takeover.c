@@ -16,11 +16,12 @@
  *  - "Expect: 100-continue" is answered here, since libsoup no longer will;
  *  - each buffer read is also emitted as "got-chunk" on the server thread (the journal
  *    counts the body size from it), and goes back to the reading thread once emitted;
- *  - at the end the route sets its reply on the message as usual, and it is written here
- *    in libsoup's format with "Connection: close" (the connection is no longer libsoup's
- *    to keep alive), the stream is closed, and the server's request-finished (or
- *    request-aborted, when the client went away mid-body) is emitted, which libsoup never
- *    does for a stolen connection: the runner's journal, metrics and log follow it. */
+ *  - at the end the route sets its reply on the message as usual; the server's
+ *    request-finished (or request-aborted, when the client went away mid-body) is emitted,
+ *    which libsoup never does for a stolen connection (the runner's journal, metrics and
+ *    log follow it); then the reply is written, without blocking, in libsoup's format with
+ *    "Connection: close" (the connection is no longer libsoup's to keep alive), and the
+ *    stream is closed. */
 #include <string.h>
 
 #include "mr-body-takeover.h"
@@ -157,29 +158,25 @@ serialize_reply (SoupServerMessage *msg)
   return out;
 }
 
-/* Server thread, at the very end: the connection closed, then the server told, which
- * libsoup never does for a stolen connection. */
+/* libsoup never tells the server of a stolen connection's end: we do, for the runner's
+ * journal, metrics and log */
 static void
-takeover_end (Takeover *t, gboolean failed)
+tell_server (Takeover *t, gboolean failed)
 {
-  /* closed before request-finished: the keep-alive watch (mr-keepalive.c) then sees a
-   * closed socket and leaves it alone */
-  if (t->stream)
-    g_io_stream_close (t->stream, NULL, NULL);
   if (!t->gone)
     g_signal_emit_by_name (t->server, failed ? "request-aborted" : "request-finished", t->msg);
-  takeover_free (t);
 }
 
 static void
 on_reply_written (GObject *source, GAsyncResult *result, gpointer data)
 {
   Takeover *t = data;
-  gboolean written = g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
 
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+  g_io_stream_close (t->stream, NULL, NULL);
   g_free (t->reply);
   t->reply = NULL;
-  takeover_end (t, !written || soup_server_message_get_status (t->msg) == SOUP_STATUS_INTERNAL_SERVER_ERROR);
+  takeover_free (t);
 }
 
 /* Server thread: the body has ended (or the client went away). */
@@ -195,14 +192,22 @@ takeover_finish (gpointer data)
   t->done_func (t->call, complete, t->user_data);
   if (!complete)
     {
-      takeover_end (t, TRUE);
+      /* closed before request-aborted: the keep-alive watch (mr-keepalive.c) then sees a
+       * closed socket and leaves it alone */
+      if (t->stream)
+        g_io_stream_close (t->stream, NULL, NULL);
+      tell_server (t, TRUE);
+      takeover_free (t);
       return G_SOURCE_REMOVE;
     }
-  /* written without blocking the server thread: a bulk upload's reply lists every file,
-   * and a client need not read it */
   reply = serialize_reply (t->msg);
   t->reply_len = reply->len;
   t->reply = g_string_free (reply, FALSE);
+  /* told before the reply goes out, as libsoup's path records a reply before writing it:
+   * a client that has its reply finds the request in the journal */
+  tell_server (t, soup_server_message_get_status (t->msg) == SOUP_STATUS_INTERNAL_SERVER_ERROR);
+  /* written without blocking the server thread: a bulk upload's reply lists every file,
+   * and a client need not read it */
   g_output_stream_write_all_async (g_io_stream_get_output_stream (t->stream), t->reply, t->reply_len,
                                    G_PRIORITY_DEFAULT, NULL, on_reply_written, t);
   return G_SOURCE_REMOVE;

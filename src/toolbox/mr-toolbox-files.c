@@ -2303,13 +2303,17 @@ handle_bulk_download (MrTbCall *call)
 /* Streamed uploads ------------------------------------------------------------------- */
 
 /* A file being written. The writer thread holds a reference per queued write, so the
- * descriptor closes when the last byte is on disk, even after the client is gone. */
+ * descriptor closes when the last byte is on disk, even after the client is gone; and it
+ * closes as soon as its part has ended and its writes are done, as the daemon closes each
+ * file it wrote: a bulk upload of more files than the process may open must not fail. */
 typedef struct {
   gint ref;
   int fd;
   char *dest;                 /* the destination as given, for messages and the reply */
   char *error;                /* the first failure ("write <dest>: ..." or "unexpected EOF") */
   guint64 bytes;              /* written so far */
+  guint queued;               /* writes queued or being written (server thread) */
+  gboolean ended;             /* its part is over: nothing more will be queued */
 } Target;
 
 static Target *
@@ -2317,6 +2321,17 @@ target_ref (Target *t)
 {
   g_atomic_int_inc (&t->ref);
   return t;
+}
+
+/* Closes @t's file once nothing more is to be written to it. */
+static void
+target_maybe_close (Target *t)
+{
+  if (t->ended && t->queued == 0 && t->fd >= 0)
+    {
+      close (t->fd);
+      t->fd = -1;
+    }
 }
 
 static void
@@ -2559,6 +2574,8 @@ write_done (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (op->error && op->target->error == NULL)
     op->target->error = g_steal_pointer (&op->error);
+  op->target->queued--;
+  target_maybe_close (op->target);
   upload_kick (u);
   upload_progress (u);
   upload_unref (u);
@@ -2576,6 +2593,8 @@ upload_kick (Upload *u)
       if (op->target->error)
         {
           u->pending -= op->data->len;
+          op->target->queued--;
+          target_maybe_close (op->target);
           write_op_free (op);
           continue;
         }
@@ -2616,6 +2635,7 @@ upload_queue (Upload *u, Target *t, const guint8 *data, gsize len)
     {
       WriteOp *op = g_new0 (WriteOp, 1);
       op->target = target_ref (t);
+      t->queued++;
       op->data = u->spare && u->spare->len ? g_ptr_array_steal_index_fast (u->spare, u->spare->len - 1)
                                            : g_byte_array_sized_new (MAX (len, 64 * 1024));
       g_byte_array_append (op->data, data, len);
@@ -2864,6 +2884,11 @@ on_part_end (gpointer user_data, GError **error)
       else
         g_hash_table_replace (u->dests, g_strdup (u->part_key), g_steal_pointer (&dest));
     }
+  if (u->current)
+    {
+      u->current->ended = TRUE;
+      target_maybe_close (u->current);
+    }
   g_clear_pointer (&u->current, target_unref);
   u->part = PART_IGNORED;
   return TRUE;
@@ -2897,6 +2922,11 @@ upload_end_of_body (Upload *u)
   /* a part cut short by the end of the body */
   if (u->current && u->part == PART_FILE && u->current->error == NULL)
     u->current->error = g_strdup (u->parse_error ? u->parse_error : "unexpected EOF");
+  if (u->current)
+    {
+      u->current->ended = TRUE;
+      target_maybe_close (u->current);
+    }
   g_clear_pointer (&u->current, target_unref);
   u->body_done = TRUE;
 }

@@ -5,6 +5,7 @@ files, the journal and faults, a client leaving mid-body, and chunked bodies (st
 import hashlib
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -222,6 +223,33 @@ def test_small_uploads_keep_the_connection(tb):
             assert status == "HTTP/1.1 200 OK" and headers.get("connection") != "close", headers
     for i in range(3):
         assert os.path.getsize(os.path.join(work, f"small{i}.bin")) == 1000 * (i + 1)
+
+
+@pytest.mark.parametrize("size", [0, 2048], ids=["libsoup-reads", "taken-over"])
+def test_bulk_upload_of_more_files_than_the_runner_may_open(tmp_path, size):
+    """Each file closes once written, as the daemon does: a bulk upload is not limited by
+    the runner's descriptor limit (here 256 for 600 files)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        runner = RunnerProcess(env={"TOOLBOX_WORK_DIR": str(tmp_path)})
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        runner.create_sandbox(SANDBOX)
+        n = 600
+        parts = []
+        for i in range(n):
+            parts += [(f"files[{i}].path", f"lots/f{i}".encode()), (f"files[{i}].file", b"y" * size)]
+        body = form(parts)
+        assert (len(body) >= MIB) == (size > 0)   # one case per way of reading the body
+        r = runner.request("POST", f"/sandboxes/{SANDBOX}/toolbox/files/bulk-upload", raw_body=body,
+                           headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+        assert r.status == 200, r.body[:300]
+        assert len(r.json()["files"]) == n
+        assert all(os.path.getsize(tmp_path / f"lots/f{i}") == size for i in range(n))
+    finally:
+        runner.stop()
 
 
 def test_toolboxd_takes_over_too(tmp_path):
