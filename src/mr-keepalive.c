@@ -168,16 +168,16 @@ on_request_started (SoupServer *server, SoupServerMessage *msg, gpointer unused)
   GSocket *socket = soup_server_message_get_socket (msg);
   Watch *w;
 
-  /* Stealing the connection reads the peer's address, which fails, with a warning, once
-   * the client has reset the connection (it closed it with some of our reply unread):
-   * have libsoup read it while the connection is sound. Once per connection; later
-   * requests find it cached. */
-  soup_server_message_get_remote_address (msg);
   if (socket == NULL || g_socket_is_closed (socket))
     return;
   w = g_object_get_qdata (G_OBJECT (socket), watch_quark ());
   if (w == NULL)
     {
+      /* Stealing the connection reads the peer's address, which fails, with a warning,
+       * once the client has reset the connection (it closed it with some of our reply
+       * unread): have libsoup read it, and cache it for the connection, while it is
+       * sound */
+      soup_server_message_get_remote_address (msg);
       w = (Watch *) g_source_new (&watch_funcs, sizeof (Watch));
       w->socket = g_object_ref (socket);
       w->pollfd.fd = g_socket_get_fd (socket);

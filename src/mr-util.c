@@ -1,4 +1,4 @@
-/* mr-util.c: main-loop helpers bound to the thread-default context. */
+/* mr-util.c: main-loop helpers bound to the thread-default context, or to a given one. */
 #include "mr-util.h"
 
 /**
@@ -49,6 +49,26 @@ mr_idle_add (GSourceFunc func, gpointer data)
   g_source_set_callback (source, func, data, NULL);
   g_source_attach (source, g_main_context_get_thread_default ());
   return source;
+}
+
+/**
+ * mr_idle_run_on: (skip)
+ * @context: the context whose thread runs @func
+ * @func: the callback
+ * @data: its data
+ * @destroy: (nullable): frees @data, after @func
+ *
+ * Runs @func once on @context's thread, from another thread. (g_main_context_invoke()
+ * would run it in the calling thread whenever the context happens to be free.)
+ */
+void
+mr_idle_run_on (GMainContext *context, GSourceFunc func, gpointer data, GDestroyNotify destroy)
+{
+  GSource *source = g_idle_source_new ();
+
+  g_source_set_callback (source, func, data, destroy);
+  g_source_attach (source, context);
+  g_source_unref (source);
 }
 
 /**

@@ -24,6 +24,7 @@
 #include "mr-docker-spec.h"
 #include "mr-docker-bundle.h"
 #include "mr-tar.h"
+#include "mr-util.h"
 
 #define BUNDLE_ROOT "/opt/mock-runner-toolbox"
 #define API_TIMEOUT_SEC 30
@@ -616,7 +617,6 @@ static void
 end_requests_in_flight (MrToolboxDocker *self, const char *reason)
 {
   GMainContext *context = mr_runner_get_main_context (self->runner);
-  GSource *source;
   Outage *o;
 
   if (context == NULL)
@@ -624,11 +624,7 @@ end_requests_in_flight (MrToolboxDocker *self, const char *reason)
   o = g_new0 (Outage, 1);
   o->self = g_object_ref (self);
   o->reason = g_strdup (reason);
-  /* a source, not g_main_context_invoke(): that may run it here, in the wrong thread */
-  source = g_idle_source_new ();
-  g_source_set_callback (source, fail_in_flight, o, outage_free);
-  g_source_attach (source, context);
-  g_source_unref (source);
+  mr_idle_run_on (context, fail_in_flight, o, outage_free);
 }
 
 static gpointer

@@ -314,9 +314,10 @@ handle_advance (MrExchange *ex)
 
 /* /_mock/clock ------------------------------------------------------------------------- */
 
-/* {"offsetSeconds": how far ahead of the real time, "now": the runner's time (RFC 3339)} */
+/* {"offsetSeconds": how far ahead of the real time, "now": the runner's time (RFC 3339)};
+ * also the answer to an advance */
 static void
-reply_clock (MrExchange *ex)
+handle_get_clock (MrExchange *ex)
 {
   gint64 offset = mr_runner_get_clock_offset (ex->runner);
   gint64 now = mr_runner_get_real_time (ex->runner);
@@ -337,12 +338,6 @@ reply_clock (MrExchange *ex)
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   mr_http_reply_json (ex->msg, 200, root);
-}
-
-static void
-handle_get_clock (MrExchange *ex)
-{
-  reply_clock (ex);
 }
 
 /* {"advanceSeconds": n}, n >= 0, fractions allowed */
@@ -386,7 +381,7 @@ handle_advance_clock (MrExchange *ex)
       mr_http_reply_gerror (ex->msg, error);
       return;
     }
-  reply_clock (ex);
+  handle_get_clock (ex);
 }
 
 /* /_mock/faults ------------------------------------------------------------------------ */

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "mr-body-takeover.h"
+#include "mr-util.h"
 
 #define BUFFER_SIZE (1024 * 1024)
 #define N_BUFFERS 3                  /* one being read, one being emitted, one spare */
@@ -49,8 +50,7 @@ typedef struct {
   goffset length;
 
   GIOStream *stream;
-  char *reply;                       /* being written */
-  gsize reply_len;
+  GString *reply;                    /* being written */
   GThread *thread;
   GAsyncQueue *free_buffers;         /* guint8[BUFFER_SIZE], back from the server thread */
   guint n_buffers;
@@ -71,6 +71,8 @@ takeover_free (Takeover *t)
   if (t->destroy)
     t->destroy (t->user_data);
   g_clear_object (&t->stream);
+  if (t->reply)
+    g_string_free (t->reply, TRUE);
   g_clear_pointer (&t->free_buffers, g_async_queue_unref);
   g_main_context_unref (t->context);
   g_object_unref (t->server);
@@ -174,8 +176,6 @@ on_reply_written (GObject *source, GAsyncResult *result, gpointer data)
 
   g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
   g_io_stream_close (t->stream, NULL, NULL);
-  g_free (t->reply);
-  t->reply = NULL;
   takeover_free (t);
 }
 
@@ -185,7 +185,6 @@ takeover_finish (gpointer data)
 {
   Takeover *t = data;
   gboolean complete = t->stream != NULL && t->received == t->length;
-  GString *reply;
 
   if (t->thread)
     g_thread_join (g_steal_pointer (&t->thread));
@@ -200,29 +199,15 @@ takeover_finish (gpointer data)
       takeover_free (t);
       return G_SOURCE_REMOVE;
     }
-  reply = serialize_reply (t->msg);
-  t->reply_len = reply->len;
-  t->reply = g_string_free (reply, FALSE);
+  t->reply = serialize_reply (t->msg);
   /* told before the reply goes out, as libsoup's path records a reply before writing it:
    * a client that has its reply finds the request in the journal */
   tell_server (t, soup_server_message_get_status (t->msg) == SOUP_STATUS_INTERNAL_SERVER_ERROR);
   /* written without blocking the server thread: a bulk upload's reply lists every file,
    * and a client need not read it */
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (t->stream), t->reply, t->reply_len,
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (t->stream), t->reply->str, t->reply->len,
                                    G_PRIORITY_DEFAULT, NULL, on_reply_written, t);
   return G_SOURCE_REMOVE;
-}
-
-/* g_main_context_invoke() would run @func in the calling thread whenever the context
- * happens to be free */
-static void
-run_on (GMainContext *context, GSourceFunc func, gpointer data)
-{
-  GSource *source = g_idle_source_new ();
-
-  g_source_set_callback (source, func, data, NULL);
-  g_source_attach (source, context);
-  g_source_unref (source);
 }
 
 static gpointer
@@ -254,10 +239,10 @@ read_thread (gpointer data)
       c->home = g_async_queue_ref (t->free_buffers);
       c->data = buffer;
       c->len = n;
-      run_on (t->context, chunk_emit, c);
+      mr_idle_run_on (t->context, chunk_emit, c, NULL);
     }
   /* after the chunks: sources of one priority run in the order they were added */
-  run_on (t->context, takeover_finish, t);
+  mr_idle_run_on (t->context, takeover_finish, t, NULL);
   return NULL;
 }
 
@@ -330,6 +315,6 @@ mr_tb_take_over_body (MrTbCall *call, MrTbBodyFunc body_func, MrTbBodyDoneFunc d
   t->disconnected_id = g_signal_connect (msg, "disconnected", G_CALLBACK (on_disconnected), t);
   soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   soup_server_message_pause (msg);
-  run_on (t->context, takeover_start, t);
+  mr_idle_run_on (t->context, takeover_start, t, NULL);
   return TRUE;
 }

@@ -2334,6 +2334,22 @@ target_maybe_close (Target *t)
     }
 }
 
+/* @t's part is over: nothing more will be queued for it */
+static void
+target_end (Target *t)
+{
+  t->ended = TRUE;
+  target_maybe_close (t);
+}
+
+/* one of @t's queued writes is done, or dropped */
+static void
+target_unqueue (Target *t)
+{
+  t->queued--;
+  target_maybe_close (t);
+}
+
 static void
 target_unref (Target *t)
 {
@@ -2574,8 +2590,7 @@ write_done (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (op->error && op->target->error == NULL)
     op->target->error = g_steal_pointer (&op->error);
-  op->target->queued--;
-  target_maybe_close (op->target);
+  target_unqueue (op->target);
   upload_kick (u);
   upload_progress (u);
   upload_unref (u);
@@ -2593,8 +2608,7 @@ upload_kick (Upload *u)
       if (op->target->error)
         {
           u->pending -= op->data->len;
-          op->target->queued--;
-          target_maybe_close (op->target);
+          target_unqueue (op->target);
           write_op_free (op);
           continue;
         }
@@ -2885,10 +2899,7 @@ on_part_end (gpointer user_data, GError **error)
         g_hash_table_replace (u->dests, g_strdup (u->part_key), g_steal_pointer (&dest));
     }
   if (u->current)
-    {
-      u->current->ended = TRUE;
-      target_maybe_close (u->current);
-    }
+    target_end (u->current);
   g_clear_pointer (&u->current, target_unref);
   u->part = PART_IGNORED;
   return TRUE;
@@ -2923,10 +2934,7 @@ upload_end_of_body (Upload *u)
   if (u->current && u->part == PART_FILE && u->current->error == NULL)
     u->current->error = g_strdup (u->parse_error ? u->parse_error : "unexpected EOF");
   if (u->current)
-    {
-      u->current->ended = TRUE;
-      target_maybe_close (u->current);
-    }
+    target_end (u->current);
   g_clear_pointer (&u->current, target_unref);
   u->body_done = TRUE;
 }

@@ -195,6 +195,29 @@ test_request_then_half_close (void)
   g_assert_cmpuint (settled_close_wait_count (mr_runner_get_port (r)), ==, 0);
 }
 
+/* @n POST /_mock/reset (204, whose connection the runner keeps usable:
+ * mr_http_keep_alive_without_body()) on one kept-alive connection, which its client then
+ * closes; afterwards no socket of the runner's is left in CLOSE-WAIT, and it still serves. */
+static void
+resets_on_one_connection_then_close (MrRunner *r, guint n)
+{
+  g_autofree char *url = g_strconcat (mr_runner_get_url (r), "/_mock/reset", NULL);
+  g_autofree char *auth = g_strconcat ("Bearer ", mr_runner_get_token (r), NULL);
+  SoupSession *session = soup_session_new ();
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
+      g_autoptr(GBytes) body = NULL;
+      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
+      body = soup_session_send_and_read (session, msg, NULL, NULL);
+      g_assert_cmpuint (soup_message_get_status (msg), ==, 204);
+    }
+  g_object_unref (session);
+  g_assert_cmpuint (settled_close_wait_count (mr_runner_get_port (r)), ==, 0);
+  g_assert_cmpuint (mr_test_status (r, "GET", "/", NULL), ==, 200);
+}
+
 /* Clients that close as soon as they have their reply (a libsoup session freed after one
  * request), between calls into the server thread, and a kept-alive client with many
  * bodiless replies: what a fixture does around its tests. The end of stream then often
@@ -204,9 +227,6 @@ static void
 test_clients_close_at_once (void)
 {
   g_autoptr(MrRunner) r = mr_test_runner_new_started ();
-  g_autofree char *url = g_strconcat (mr_runner_get_url (r), "/_mock/reset", NULL);
-  g_autofree char *auth = g_strconcat ("Bearer ", mr_runner_get_token (r), NULL);
-  SoupSession *session = soup_session_new ();
 
   for (int round = 0; round < 20; round++)
     {
@@ -222,40 +242,16 @@ test_clients_close_at_once (void)
       /* a call into the server thread from this one */
       mr_runner_reset (r);
     }
-  for (int i = 0; i < 300; i++)
-    {
-      g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
-      g_autoptr(GBytes) body = NULL;
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
-      body = soup_session_send_and_read (session, msg, NULL, NULL);
-      g_assert_cmpuint (soup_message_get_status (msg), ==, 204);
-    }
-  g_object_unref (session);
-  g_assert_cmpuint (settled_close_wait_count (mr_runner_get_port (r)), ==, 0);
-  g_assert_cmpuint (mr_test_status (r, "GET", "/", NULL), ==, 200);
+  resets_on_one_connection_then_close (r, 300);
 }
 
-/* A kept-alive connection that served many bodiless replies (204, whose connection the
- * runner keeps usable: mr_http_keep_alive_without_body()), then closed by its client. */
+/* A kept-alive connection that served many bodiless replies, then closed by its client. */
 static void
 test_client_closes_after_204s (void)
 {
   g_autoptr(MrRunner) r = mr_test_runner_new_started ();
-  g_autofree char *url = g_strconcat (mr_runner_get_url (r), "/_mock/reset", NULL);
-  g_autofree char *auth = g_strconcat ("Bearer ", mr_runner_get_token (r), NULL);
-  SoupSession *session = soup_session_new ();
 
-  for (int i = 0; i < 100; i++)
-    {
-      g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
-      g_autoptr(GBytes) body = NULL;
-      soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", auth);
-      body = soup_session_send_and_read (session, msg, NULL, NULL);
-      g_assert_cmpuint (soup_message_get_status (msg), ==, 204);
-    }
-  g_object_unref (session);
-  g_assert_cmpuint (settled_close_wait_count (mr_runner_get_port (r)), ==, 0);
-  g_assert_cmpuint (mr_test_status (r, "GET", "/", NULL), ==, 200);
+  resets_on_one_connection_then_close (r, 100);
 }
 
 int

@@ -179,6 +179,24 @@ def runner_with_work_dir(prefix):
         shutil.rmtree(work, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def runner_in_dir(cwd, unset=()):
+    """The standalone runner started in @cwd (so that it reads the .env there) with the
+    variables of @unset removed from its environment: yields its URL."""
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    proc = subprocess.Popen([MOCK_RUNNER_BIN], env=env, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert "listening on" in line, proc.stderr.read() if proc.poll() is not None else line
+        yield line.split("listening on ")[1].split()[0]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
 def wait_until(predicate, timeout, interval=0.2):
     """The first true value of predicate() within timeout seconds, else None."""
     deadline = time.monotonic() + timeout

@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from mrtest import free_port, request, run_runner_expecting_failure
+from mrtest import free_port, request, run_runner_expecting_failure, runner_in_dir
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$")
 BASE = {"API_TOKEN": "tok", "SERVER_URL": "http://localhost:3000", "API_PORT": "0"}
@@ -831,27 +831,16 @@ def test_more_invalid_values(env, fragment):
 def test_dotenv_is_read_as_the_go_mock_reads_it(tmp_path):
     """The Go mock loads .env with godotenv: inline comments after unquoted values, anything
     after a closing quote, YAML-style KEY: VALUE, and escapes in double quotes."""
-    import os
     (tmp_path / ".env").write_text(
         "API_TOKEN=tok-1 # the runner's token\n"
         "SERVER_URL=\"http://api:3000\" # quoted, then a comment\n"
         "API_PORT: 0\n"
         "VERSION='v1.2.3#not-a-comment'\n"
         "export LOG_LEVEL=info\n")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("API_TOKEN", "SERVER_URL", "API_PORT", "VERSION", "LOG_LEVEL", "DAYTONA_RUNNER_TOKEN",
-                        "DAYTONA_API_URL")}
-    proc = subprocess.Popen([os.environ["MOCK_RUNNER_BIN"]], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert "listening on" in line, proc.stderr.read() if proc.poll() is not None else line
-        url = line.split("listening on ")[1].split()[0]
+    with runner_in_dir(tmp_path, unset=("API_TOKEN", "SERVER_URL", "API_PORT", "VERSION", "LOG_LEVEL",
+                                        "DAYTONA_RUNNER_TOKEN", "DAYTONA_API_URL")) as url:
         assert request(url, "GET", "/info", token="tok-1").status == 200
         assert request(url, "GET", "/").json()["version"] == "v1.2.3#not-a-comment"
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_flag_without_value_is_an_error():

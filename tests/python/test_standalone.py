@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from mrtest import RunnerProcess, free_port, request, run_runner_expecting_failure
+from mrtest import free_port, request, run_runner_expecting_failure, runner_in_dir
 
 BASE = {"API_TOKEN": "tok", "SERVER_URL": "http://localhost:3000", "API_PORT": "0"}
 
@@ -128,20 +128,9 @@ def test_newer_variable_names(make_runner):
 
 
 def test_dotenv_file(tmp_path):
-    r = RunnerProcess.__new__(RunnerProcess)
-    env = {k: v for k, v in os.environ.items() if k not in ("API_TOKEN", "SERVER_URL", "API_PORT")}
     (tmp_path / ".env").write_text("# comment\nAPI_TOKEN=from-dotenv\nexport SERVER_URL='http://x:1'\nAPI_PORT=0\n")
-    proc = subprocess.Popen([os.environ["MOCK_RUNNER_BIN"]], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert "listening on" in line, proc.stderr.read() if proc.poll() is not None else line
-        url = line.split("listening on ")[1].split()[0]
+    with runner_in_dir(tmp_path, unset=("API_TOKEN", "SERVER_URL", "API_PORT")) as url:
         assert request(url, "GET", "/info", token="from-dotenv").status == 200
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    del r
 
 
 def test_log_file_and_level(tmp_path, make_runner):
