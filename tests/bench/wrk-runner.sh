@@ -114,7 +114,12 @@ done
 # On a shared machine one round's ratio swings by a fifth either way: the median of the
 # rounds is the figure
 awk '{ print $3 / $1, $2 / $4 }' "$work/rounds" >"$work/ratios"
-echo "median over $rounds rounds: throughput ratio $(cut -d' ' -f1 "$work/ratios" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'), CPU ratio $(cut -d' ' -f2 "$work/ratios" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }') (aim: throughput ratio at least 0.80)"
+# median of column $1 of $work/ratios
+median() {
+  cut -d' ' -f"$1" "$work/ratios" | sort -n |
+    awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+echo "median over $rounds rounds: throughput ratio $(median 1), CPU ratio $(median 2) (aim: throughput ratio at least 0.80)"
 
 # Creates, one at a time on a kept-alive connection, each with a new id; the journal
 # records how long the runner took over each, from its first byte read to its reply
