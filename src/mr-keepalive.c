@@ -54,10 +54,16 @@ typedef struct {
   gboolean stepped_aside;     /* idle, libsoup was let read: no request started since */
 } Watch;
 
+/* looked up on every request: interned once (a lookup takes GLib's global quark lock),
+ * as G_DEFINE_QUARK does, without exporting a function */
 static GQuark
 watch_quark (void)
 {
-  return g_quark_from_static_string ("mr-keepalive-watch");
+  static GQuark quark;
+
+  if (G_UNLIKELY (quark == 0))
+    quark = g_quark_from_static_string ("mr-keepalive-watch");
+  return quark;
 }
 
 /* > 0: request bytes wait; 0: end of stream (or an error); < 0: nothing yet */

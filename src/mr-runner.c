@@ -206,7 +206,17 @@ exchange_free (MrExchange *ex)
   g_free (ex);
 }
 
-G_DEFINE_QUARK (mr-exchange, exchange)
+/* looked up on every request: interned once (a lookup takes GLib's global quark lock),
+ * as G_DEFINE_QUARK does, without exporting a function */
+static GQuark
+exchange_quark (void)
+{
+  static GQuark quark;
+
+  if (G_UNLIKELY (quark == 0))
+    quark = g_quark_from_static_string ("mr-exchange");
+  return quark;
+}
 
 MrExchange *
 mr_exchange_get (SoupServerMessage *msg)
