@@ -13,6 +13,7 @@
 #include "mr-error.h"
 #include "mr-http.h"
 #include "mr-keepalive.h"
+#include "mr-reply-batch.h"
 #include "mr-enums.h"
 
 #define DEFAULT_START_TIMEOUT_SEC 300
@@ -41,6 +42,7 @@ struct _MrRunner {
   GMainLoop *loop;
 
   SoupServer *server;
+  MrReplyBatch *reply_batch;   /* the server's complete replies leave at the end of a turn */
   guint16 port;
   char *url;
   gint64 started_at;     /* wall clock, for process_start_time_seconds */
@@ -477,9 +479,12 @@ static void
 main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unused,
               GHashTable *query, gpointer user_data)
 {
+  MrRunner *self = user_data;
   MrExchange *ex = mr_exchange_get (msg);
 
-  run_main_handler (user_data, msg, ex, query);
+  run_main_handler (self, msg, ex, query);
+  if (soup_server_message_get_status (msg) != 0)
+    mr_reply_batch_hold (self->reply_batch, msg);
   mr_journal_body_read (ex);
 }
 
@@ -489,7 +494,10 @@ static void
 on_request_read (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 {
   if (soup_server_message_get_status (msg) != 0)
-    mr_journal_body_read (mr_exchange_get (msg));
+    {
+      mr_reply_batch_hold (self->reply_batch, msg);
+      mr_journal_body_read (mr_exchange_get (msg));
+    }
 }
 
 /* Both follow the message's own "finished" signal, so the journal hears of the end of
@@ -645,6 +653,7 @@ listen (MrRunner *self, GError **error)
       return FALSE;
     }
 
+  self->reply_batch = mr_reply_batch_new (self->server, self->context);
   uris = soup_server_get_uris (self->server);
   self->port = uris ? g_uri_get_port (uris->data) : 0;
   g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
@@ -664,6 +673,7 @@ shut_down (MrRunner *self)
   self->shutting_down = TRUE;
   mr_faults_cancel_pending (self->faults);
   mr_timing_cancel_all (self->timing);
+  g_clear_pointer (&self->reply_batch, mr_reply_batch_free);
   if (self->server)
     {
       soup_server_disconnect (self->server);

@@ -1,0 +1,145 @@
+/* mr-reply-batch.c: the complete replies of one main-loop turn leave together.
+ *
+ * Why: libsoup writes a reply's headers and its body with two sends, so each reply is
+ * two TCP segments, and each segment that reaches a client asleep in poll wakes it up.
+ * The wake-up is paid by the sender, inside its send: on the 2-vCPU VMs we run on it is
+ * an inter-processor interrupt costing 5 to 10 us of the server thread per reply, more
+ * than the runner's own work for a GET (docs/performance.md). So a reply that is
+ * complete when its handler returns is held in its socket (TCP_CORK) while libsoup
+ * writes it, and every reply held during a main-loop turn is released when the turn
+ * ends, back to back: one segment per reply, and a client with many connections is
+ * woken once for all the replies of the turn rather than twice per reply. Event-loop
+ * servers that write their replies "before sleep" do the same.
+ *
+ * A reply waits at most for the rest of the turn it was made in (the release runs in
+ * the prepare step of the next turn, before the context polls); if the turn never came
+ * the kernel would still send it after 200 ms. Replies written over several turns
+ * (streams, paused messages, large bodies) are never held past the turn their handler
+ * ran in: corking only delays a partly filled last segment, and the release comes at
+ * the end of that turn whatever is written by then.
+ *
+ * TCP_NODELAY is set on the listening sockets (accepted sockets inherit it, as Go's
+ * server sets it on each of its connections), so that a release is never further held
+ * back by Nagle's algorithm waiting for an acknowledgement. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "mr-reply-batch.h"
+
+/* Before every other source: prepare functions of lower priorities are skipped in a turn
+ * where a source of higher priority is ready, and the release must never be skipped. */
+#define RELEASE_PRIORITY (G_PRIORITY_HIGH - 100)
+
+typedef struct {
+  GSource source;
+  GPtrArray *held;            /* the sockets corked this turn (references) */
+} ReleaseSource;
+
+struct _MrReplyBatch {
+  ReleaseSource *release;
+};
+
+static void
+set_tcp_option (GSocket *socket, int option, int value)
+{
+  /* errors are not worth a word: at worst the reply goes out in two segments */
+  g_socket_set_option (socket, IPPROTO_TCP, option, value, NULL);
+}
+
+static void
+release_held (ReleaseSource *r)
+{
+  for (guint i = 0; i < r->held->len; i++)
+    {
+      GSocket *socket = r->held->pdata[i];
+      /* a socket closed meanwhile sent what it had when it closed */
+      if (!g_socket_is_closed (socket))
+        set_tcp_option (socket, TCP_CORK, 0);
+    }
+  g_ptr_array_set_size (r->held, 0);
+}
+
+static gboolean
+release_prepare (GSource *source, gint *timeout)
+{
+  ReleaseSource *r = (ReleaseSource *) source;
+
+  *timeout = -1;
+  if (r->held->len > 0)
+    release_held (r);
+  return FALSE;
+}
+
+static void
+release_finalize (GSource *source)
+{
+  ReleaseSource *r = (ReleaseSource *) source;
+
+  release_held (r);
+  g_ptr_array_unref (r->held);
+}
+
+static GSourceFuncs release_funcs = { release_prepare, NULL, NULL, release_finalize, NULL, NULL };
+
+/**
+ * mr_reply_batch_new: (skip)
+ * @server: a server, already listening
+ * @context: the context that runs @server
+ *
+ * Returns: (transfer full): a batch for @server's replies, to free before @context goes
+ */
+MrReplyBatch *
+mr_reply_batch_new (SoupServer *server, GMainContext *context)
+{
+  MrReplyBatch *batch = g_new0 (MrReplyBatch, 1);
+  GSList *listeners = soup_server_get_listeners (server);
+
+  for (GSList *l = listeners; l; l = l->next)
+    if (g_socket_get_family (l->data) != G_SOCKET_FAMILY_UNIX)
+      set_tcp_option (l->data, TCP_NODELAY, 1);
+  g_slist_free (listeners);
+
+  batch->release = (ReleaseSource *) g_source_new (&release_funcs, sizeof (ReleaseSource));
+  batch->release->held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_source_set_priority (&batch->release->source, RELEASE_PRIORITY);
+  g_source_set_static_name (&batch->release->source, "mock-runner reply batch");
+  g_source_attach (&batch->release->source, context);
+  return batch;
+}
+
+/**
+ * mr_reply_batch_hold: (skip)
+ * @batch: the batch of @msg's server
+ * @msg: a message whose reply is set and complete, not yet written
+ *
+ * Holds the reply until the end of the current main-loop turn. Call on the server's
+ * thread.
+ */
+void
+mr_reply_batch_hold (MrReplyBatch *batch, SoupServerMessage *msg)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+
+  if (socket == NULL || g_socket_is_closed (socket) ||
+      g_socket_get_family (socket) == G_SOCKET_FAMILY_UNIX)
+    return;
+  set_tcp_option (socket, TCP_CORK, 1);
+  g_ptr_array_add (batch->release->held, g_object_ref (socket));
+}
+
+/**
+ * mr_reply_batch_free: (skip)
+ * @batch: (transfer full) (nullable): a batch
+ *
+ * Releases what is held and stops batching.
+ */
+void
+mr_reply_batch_free (MrReplyBatch *batch)
+{
+  if (batch == NULL)
+    return;
+  g_source_destroy (&batch->release->source);
+  g_source_unref (&batch->release->source);
+  g_free (batch);
+}
