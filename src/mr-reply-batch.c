@@ -13,7 +13,10 @@
  *
  * A reply waits at most for the rest of the turn it was made in (the release runs in
  * the prepare step of the next turn, before the context polls); if the turn never came
- * the kernel would still send it after 200 ms. Replies written over several turns
+ * the kernel would still send it after 200 ms. Batching is for a busy server: when the
+ * last turn that made replies made only one (a client that waits for each reply, as a
+ * test suite does), the next reply is released as soon as it is written, still in one
+ * segment, so that it does not wait for the rest of the turn (10 - 25 us here). Replies written over several turns
  * (streams, paused messages, large bodies) are never held past the turn their handler
  * ran in: corking only delays a partly filled last segment, and the release comes at
  * the end of that turn whatever is written by then.
@@ -34,6 +37,8 @@
 typedef struct {
   GSource source;
   GPtrArray *held;            /* the sockets corked this turn (references) */
+  guint replies_this_turn;
+  gboolean batching;          /* the last turn with replies had more than one */
 } ReleaseSource;
 
 struct _MrReplyBatch {
@@ -68,6 +73,9 @@ release_prepare (GSource *source, gint *timeout)
   *timeout = -1;
   if (r->held->len > 0)
     release_held (r);
+  if (r->replies_this_turn > 0)
+    r->batching = r->replies_this_turn > 1;
+  r->replies_this_turn = 0;
   return FALSE;
 }
 
@@ -126,6 +134,29 @@ mr_reply_batch_hold (MrReplyBatch *batch, SoupServerMessage *msg)
     return;
   set_tcp_option (socket, TCP_CORK, 1);
   g_ptr_array_add (batch->release->held, g_object_ref (socket));
+  batch->release->replies_this_turn++;
+}
+
+/**
+ * mr_reply_batch_written: (skip)
+ * @batch: the batch of @msg's server
+ * @msg: a message whose reply has been written
+ *
+ * Releases @msg's reply at once unless the last turn that made replies made more than
+ * one: a lone client waiting for each reply before it sends the next request gains nothing
+ * from the batch, and would wait for the rest of the turn. Call on the server's thread.
+ */
+void
+mr_reply_batch_written (MrReplyBatch *batch, SoupServerMessage *msg)
+{
+  ReleaseSource *r = batch->release;
+  GSocket *socket;
+
+  if (r->batching || r->held->len == 0)
+    return;
+  socket = soup_server_message_get_socket (msg);
+  if (socket && g_ptr_array_remove_fast (r->held, socket) && !g_socket_is_closed (socket))
+    set_tcp_option (socket, TCP_CORK, 0);
 }
 
 /**

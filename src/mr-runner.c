@@ -514,6 +514,7 @@ on_request_finished (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
   MrExchange *ex = mr_exchange_get (msg);
   guint status;
 
+  mr_reply_batch_written (self->reply_batch, msg);
   mr_journal_complete (ex);
   status = soup_server_message_get_status (msg);
 

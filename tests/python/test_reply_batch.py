@@ -191,3 +191,27 @@ def test_large_reply_and_connection_close(runner):
             received += chunk
         assert received.startswith(b"HTTP/1.1 200") and received.endswith(b'"daemonVersion":"v0.0.0-dev"}')
         assert time.monotonic() - start < 0.15
+
+
+def test_lone_client_after_a_burst(runner):
+    """After a burst on many connections (replies batched per turn), a client alone again
+    still gets each reply in one segment and at once."""
+    request = get(f"/sandboxes/{SANDBOX}", "test-token")
+    socks = [connect(runner) for _ in range(16)]
+    try:
+        for s in socks:
+            s.sendall(request)
+        for s in socks:
+            assert s.read_reply()[0] == "200"
+    finally:
+        for s in socks:
+            s.close()
+    statuses, segments = replies_on_one_connection(runner, request, 40)
+    assert statuses == ["200"] * 40
+    assert segments <= 50, f"{segments} segments for 40 replies"
+    with connect(runner) as s:
+        for _ in range(20):
+            start = time.monotonic()
+            s.sendall(request)
+            assert s.read_reply()[0] == "200"
+            assert time.monotonic() - start < 0.15
