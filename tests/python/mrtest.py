@@ -247,7 +247,11 @@ def run_runner_expecting_failure(env=None, args=None, timeout=15):
 
 
 def read_response(sock):
-    """One HTTP response from a raw socket: (status line, headers, body)."""
+    """One HTTP response from a raw socket: (status line, headers, body).
+
+    Reads without a buffer of its own, so it is for one request at a time: bytes received
+    past the body (a second, pipelined reply in the same segment) are lost. Pipelining tests
+    read through a file (test_reply_batch.Connection)."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
