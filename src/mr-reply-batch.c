@@ -118,7 +118,7 @@ mr_reply_batch_new (SoupServer *server, GMainContext *context)
 
 /**
  * mr_reply_batch_hold: (skip)
- * @batch: the batch of @msg's server
+ * @batch: (nullable): the batch of @msg's server, %NULL once it is shutting down
  * @msg: a message whose reply is set and complete, not yet written
  *
  * Holds the reply until the end of the current main-loop turn. Call on the server's
@@ -127,8 +127,11 @@ mr_reply_batch_new (SoupServer *server, GMainContext *context)
 void
 mr_reply_batch_hold (MrReplyBatch *batch, SoupServerMessage *msg)
 {
-  GSocket *socket = soup_server_message_get_socket (msg);
+  GSocket *socket;
 
+  if (batch == NULL)  /* the server is shutting down */
+    return;
+  socket = soup_server_message_get_socket (msg);
   if (socket == NULL || g_socket_is_closed (socket) ||
       g_socket_get_family (socket) == G_SOCKET_FAMILY_UNIX)
     return;
@@ -139,7 +142,7 @@ mr_reply_batch_hold (MrReplyBatch *batch, SoupServerMessage *msg)
 
 /**
  * mr_reply_batch_written: (skip)
- * @batch: the batch of @msg's server
+ * @batch: (nullable): the batch of @msg's server, %NULL once it is shutting down
  * @msg: a message whose reply has been written
  *
  * Releases @msg's reply at once unless the last turn that made replies made more than
@@ -149,9 +152,12 @@ mr_reply_batch_hold (MrReplyBatch *batch, SoupServerMessage *msg)
 void
 mr_reply_batch_written (MrReplyBatch *batch, SoupServerMessage *msg)
 {
-  ReleaseSource *r = batch->release;
+  ReleaseSource *r;
   GSocket *socket;
 
+  if (batch == NULL)
+    return;
+  r = batch->release;
   if (r->batching || r->held->len == 0)
     return;
   socket = soup_server_message_get_socket (msg);
