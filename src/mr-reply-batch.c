@@ -16,14 +16,13 @@
  * the kernel would still send it after 200 ms. Batching is for a busy server: when the
  * last turn that made replies made only one (a client that waits for each reply, as a
  * test suite does), the next reply is released as soon as it is written, still in one
- * segment, so that it does not wait for the rest of the turn (10 - 25 us here). Replies written over several turns
- * (streams, paused messages, large bodies) are never held past the turn their handler
- * ran in: corking only delays a partly filled last segment, and the release comes at
- * the end of that turn whatever is written by then.
+ * segment, so that it does not wait for the rest of the turn (10 - 25 us here).
+ * Replies written over several turns (streams, paused messages, large bodies) are never
+ * held past the turn their handler ran in: corking only delays a partly filled last
+ * segment, and the release comes at the end of that turn whatever is written by then.
  *
- * TCP_NODELAY is set on the listening sockets (accepted sockets inherit it, as Go's
- * server sets it on each of its connections), so that a release is never further held
- * back by Nagle's algorithm waiting for an acknowledgement. */
+ * libsoup sets TCP_NODELAY on every connection, so a release is never further held back
+ * by Nagle's algorithm waiting for an acknowledgement. */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -34,45 +33,38 @@
  * where a source of higher priority is ready, and the release must never be skipped. */
 #define RELEASE_PRIORITY (G_PRIORITY_HIGH - 100)
 
-typedef struct {
+/* The batch is the source whose prepare step releases it. */
+struct _MrReplyBatch {
   GSource source;
   GPtrArray *held;            /* the sockets corked this turn (references) */
   guint replies_this_turn;
   gboolean batching;          /* the last turn with replies had more than one */
-} ReleaseSource;
-
-struct _MrReplyBatch {
-  ReleaseSource *release;
 };
 
 static void
-set_tcp_option (GSocket *socket, int option, int value)
+set_cork (GSocket *socket, gboolean cork)
 {
-  /* errors are not worth a word: at worst the reply goes out in two segments */
-  g_socket_set_option (socket, IPPROTO_TCP, option, value, NULL);
+  /* a socket closed meanwhile sent what it had when it closed; errors are not worth a
+   * word: at worst a reply goes out in two segments */
+  if (!g_socket_is_closed (socket))
+    g_socket_set_option (socket, IPPROTO_TCP, TCP_CORK, cork, NULL);
 }
 
 static void
-release_held (ReleaseSource *r)
+release_held (MrReplyBatch *r)
 {
   for (guint i = 0; i < r->held->len; i++)
-    {
-      GSocket *socket = r->held->pdata[i];
-      /* a socket closed meanwhile sent what it had when it closed */
-      if (!g_socket_is_closed (socket))
-        set_tcp_option (socket, TCP_CORK, 0);
-    }
+    set_cork (r->held->pdata[i], FALSE);
   g_ptr_array_set_size (r->held, 0);
 }
 
 static gboolean
 release_prepare (GSource *source, gint *timeout)
 {
-  ReleaseSource *r = (ReleaseSource *) source;
+  MrReplyBatch *r = (MrReplyBatch *) source;
 
   *timeout = -1;
-  if (r->held->len > 0)
-    release_held (r);
+  release_held (r);
   if (r->replies_this_turn > 0)
     r->batching = r->replies_this_turn > 1;
   r->replies_this_turn = 0;
@@ -82,7 +74,7 @@ release_prepare (GSource *source, gint *timeout)
 static void
 release_finalize (GSource *source)
 {
-  ReleaseSource *r = (ReleaseSource *) source;
+  MrReplyBatch *r = (MrReplyBatch *) source;
 
   release_held (r);
   g_ptr_array_unref (r->held);
@@ -92,27 +84,19 @@ static GSourceFuncs release_funcs = { release_prepare, NULL, NULL, release_final
 
 /**
  * mr_reply_batch_new: (skip)
- * @server: a server, already listening
- * @context: the context that runs @server
+ * @context: the context that runs the server whose replies are batched
  *
- * Returns: (transfer full): a batch for @server's replies, to free before @context goes
+ * Returns: (transfer full): a batch, to free before @context goes
  */
 MrReplyBatch *
-mr_reply_batch_new (SoupServer *server, GMainContext *context)
+mr_reply_batch_new (GMainContext *context)
 {
-  MrReplyBatch *batch = g_new0 (MrReplyBatch, 1);
-  GSList *listeners = soup_server_get_listeners (server);
+  MrReplyBatch *batch = (MrReplyBatch *) g_source_new (&release_funcs, sizeof (MrReplyBatch));
 
-  for (GSList *l = listeners; l; l = l->next)
-    if (g_socket_get_family (l->data) != G_SOCKET_FAMILY_UNIX)
-      set_tcp_option (l->data, TCP_NODELAY, 1);
-  g_slist_free (listeners);
-
-  batch->release = (ReleaseSource *) g_source_new (&release_funcs, sizeof (ReleaseSource));
-  batch->release->held = g_ptr_array_new_with_free_func (g_object_unref);
-  g_source_set_priority (&batch->release->source, RELEASE_PRIORITY);
-  g_source_set_static_name (&batch->release->source, "mock-runner reply batch");
-  g_source_attach (&batch->release->source, context);
+  batch->held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_source_set_priority (&batch->source, RELEASE_PRIORITY);
+  g_source_set_static_name (&batch->source, "mock-runner reply batch");
+  g_source_attach (&batch->source, context);
   return batch;
 }
 
@@ -135,9 +119,9 @@ mr_reply_batch_hold (MrReplyBatch *batch, SoupServerMessage *msg)
   if (socket == NULL || g_socket_is_closed (socket) ||
       g_socket_get_family (socket) == G_SOCKET_FAMILY_UNIX)
     return;
-  set_tcp_option (socket, TCP_CORK, 1);
-  g_ptr_array_add (batch->release->held, g_object_ref (socket));
-  batch->release->replies_this_turn++;
+  set_cork (socket, TRUE);
+  g_ptr_array_add (batch->held, g_object_ref (socket));
+  batch->replies_this_turn++;
 }
 
 /**
@@ -152,17 +136,15 @@ mr_reply_batch_hold (MrReplyBatch *batch, SoupServerMessage *msg)
 void
 mr_reply_batch_written (MrReplyBatch *batch, SoupServerMessage *msg)
 {
-  ReleaseSource *r;
-  GSocket *socket;
+  guint i;
 
-  if (batch == NULL)
+  if (batch == NULL || batch->batching || batch->held->len == 0)
     return;
-  r = batch->release;
-  if (r->batching || r->held->len == 0)
-    return;
-  socket = soup_server_message_get_socket (msg);
-  if (socket && g_ptr_array_remove_fast (r->held, socket) && !g_socket_is_closed (socket))
-    set_tcp_option (socket, TCP_CORK, 0);
+  if (g_ptr_array_find (batch->held, soup_server_message_get_socket (msg), &i))
+    {
+      set_cork (batch->held->pdata[i], FALSE);
+      g_ptr_array_remove_index_fast (batch->held, i);
+    }
 }
 
 /**
@@ -176,7 +158,6 @@ mr_reply_batch_free (MrReplyBatch *batch)
 {
   if (batch == NULL)
     return;
-  g_source_destroy (&batch->release->source);
-  g_source_unref (&batch->release->source);
-  g_free (batch);
+  g_source_destroy (&batch->source);
+  g_source_unref (&batch->source);
 }

@@ -7,11 +7,9 @@ G_BEGIN_DECLS
 
 typedef struct _MrReplyBatch MrReplyBatch;
 
-MrReplyBatch *mr_reply_batch_new  (SoupServer *server, GMainContext *context);
+MrReplyBatch *mr_reply_batch_new  (GMainContext *context);
 void          mr_reply_batch_hold (MrReplyBatch *batch, SoupServerMessage *msg);
 void          mr_reply_batch_written (MrReplyBatch *batch, SoupServerMessage *msg);
 void          mr_reply_batch_free (MrReplyBatch *batch);
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (MrReplyBatch, mr_reply_batch_free)
 
 G_END_DECLS

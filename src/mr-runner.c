@@ -475,29 +475,33 @@ run_main_handler (MrRunner *self, SoupServerMessage *msg, MrExchange *ex, GHashT
     ((MrRouteHandler) ex->route->handler) (ex);
 }
 
+/* The body is read, and the main handler has run (or was skipped, the reply decided
+ * earlier): the journal hears of it, and a reply set by now leaves with its turn's batch. */
 static void
-main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unused,
-              GHashTable *query, gpointer user_data)
+body_read (MrRunner *self, SoupServerMessage *msg, MrExchange *ex)
 {
-  MrRunner *self = user_data;
-  MrExchange *ex = mr_exchange_get (msg);
-
-  run_main_handler (self, msg, ex, query);
   if (soup_server_message_get_status (msg) != 0)
     mr_reply_batch_hold (self->reply_batch, msg);
   mr_journal_body_read (ex);
 }
 
+static void
+main_handler (SoupServer *server, SoupServerMessage *msg, const char *path_unused,
+              GHashTable *query, gpointer user_data)
+{
+  MrExchange *ex = mr_exchange_get (msg);
+
+  run_main_handler (user_data, msg, ex, query);
+  body_read (user_data, msg, ex);
+}
+
 /* Emitted when the body is read, before the handlers, which libsoup skips for a reply
- * decided earlier: the journal's moment for those. */
+ * decided earlier: the moment for those. */
 static void
 on_request_read (SoupServer *server, SoupServerMessage *msg, MrRunner *self)
 {
   if (soup_server_message_get_status (msg) != 0)
-    {
-      mr_reply_batch_hold (self->reply_batch, msg);
-      mr_journal_body_read (mr_exchange_get (msg));
-    }
+    body_read (self, msg, mr_exchange_get (msg));
 }
 
 /* Both follow the message's own "finished" signal, so the journal hears of the end of
@@ -654,7 +658,7 @@ listen (MrRunner *self, GError **error)
       return FALSE;
     }
 
-  self->reply_batch = mr_reply_batch_new (self->server, self->context);
+  self->reply_batch = mr_reply_batch_new (self->context);
   uris = soup_server_get_uris (self->server);
   self->port = uris ? g_uri_get_port (uris->data) : 0;
   g_slist_free_full (g_steal_pointer (&uris), (GDestroyNotify) g_uri_unref);
