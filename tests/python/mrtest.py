@@ -250,8 +250,8 @@ def read_response(sock):
     """One HTTP response from a raw socket: (status line, headers, body).
 
     Reads without a buffer of its own, so it is for one request at a time: bytes received
-    past the body (a second, pipelined reply in the same segment) are lost. Pipelining tests
-    read through a file (test_reply_batch.Connection)."""
+    past the body (a second, pipelined reply in the same segment) are lost. For several
+    replies on one connection read through a file: read_http_response()."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -266,6 +266,54 @@ def read_response(sock):
         assert chunk, f"connection closed {length - len(body)} bytes before the end of the body"
         body += chunk
     return lines[0], headers, body
+
+
+def read_http_response(f):
+    """Parses one HTTP/1.1 response from @f (a socket's buffered file: replies that arrive
+    together are read one by one), or None when the connection ends before one."""
+    line = f.readline(65537)
+    if not line:
+        return None
+    parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
+    assert len(parts) >= 2 and parts[0] in ("HTTP/1.1", "HTTP/1.0") and parts[1].isdigit() \
+        and len(parts[1]) == 3, f"malformed status line {line!r}"
+    status = int(parts[1])
+    headers = {}
+    while True:
+        h = f.readline(65537)
+        assert h, "connection closed inside the response headers"
+        if h in (b"\r\n", b"\n"):
+            break
+        name, _, value = h.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = b""
+    if status in (101, 204, 304) or 100 <= status < 200:
+        pass
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        while True:
+            size = int(f.readline(1000).split(b";")[0].strip(), 16)
+            chunk = f.read(size + 2)
+            body += chunk[:size]
+            if size == 0:
+                break
+    elif "content-length" in headers:
+        body = f.read(int(headers["content-length"]))
+    else:
+        body = f.read()
+    return {"status": status, "headers": headers, "body": body}
+
+
+def build_request(method, path, body=None, headers=None, token="test-token", version="HTTP/1.1"):
+    """The bytes of one request, for raw sockets; a header given as None is left out."""
+    hdrs = {"Host": "127.0.0.1"}
+    if token:
+        hdrs["Authorization"] = f"Bearer {token}"
+    if body is not None:
+        hdrs["Content-Type"] = "application/json"
+        hdrs["Content-Length"] = str(len(body))
+    hdrs.update(headers or {})
+    head = f"{method} {path} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items() if v is not None)
+    return head.encode("latin-1") + b"\r\n" + (body or b"")
 
 
 def free_port():

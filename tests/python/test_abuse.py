@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from mrtest import RunnerProcess
+from mrtest import RunnerProcess, build_request, read_http_response
 
 SEED = int(os.environ.get("ABUSE_SEED", "1"))
 SANDBOX = "abuse-sb"
@@ -209,7 +209,7 @@ class Conn:
         self.sock.sendall(data)
 
     def response(self):
-        resp = read_response(self.file)
+        resp = read_http_response(self.file)
         if resp is None or (resp["headers"].get("connection", "").lower() == "close"):
             self.close()
         return resp
@@ -231,52 +231,6 @@ class Conn:
         return resp
 
 
-def read_response(f):
-    """Parses one HTTP/1.1 response from @f, or None when the connection ends before one."""
-    line = f.readline(65537)
-    if not line:
-        return None
-    parts = line.decode("latin-1").rstrip("\r\n").split(" ", 2)
-    assert len(parts) >= 2 and parts[0] in ("HTTP/1.1", "HTTP/1.0") and parts[1].isdigit() \
-        and len(parts[1]) == 3, f"malformed status line {line!r}"
-    status = int(parts[1])
-    headers = {}
-    while True:
-        h = f.readline(65537)
-        assert h, "connection closed inside the response headers"
-        if h in (b"\r\n", b"\n"):
-            break
-        name, _, value = h.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    body = b""
-    if status in (101, 204, 304) or 100 <= status < 200:
-        pass
-    elif "chunked" in headers.get("transfer-encoding", "").lower():
-        while True:
-            size = int(f.readline(1000).split(b";")[0].strip(), 16)
-            chunk = f.read(size + 2)
-            body += chunk[:size]
-            if size == 0:
-                break
-    elif "content-length" in headers:
-        body = f.read(int(headers["content-length"]))
-    else:
-        body = f.read()
-    return {"status": status, "headers": headers, "body": body}
-
-
-def build(method, path, body=None, headers=None, token="test-token", version="HTTP/1.1"):
-    hdrs = {"Host": "127.0.0.1"}
-    if token:
-        hdrs["Authorization"] = f"Bearer {token}"
-    if body is not None:
-        hdrs["Content-Type"] = "application/json"
-        hdrs["Content-Length"] = str(len(body))
-    hdrs.update(headers or {})
-    head = f"{method} {path} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items() if v is not None)
-    return head.encode("latin-1") + b"\r\n" + (body or b"")
-
-
 def raw_exchange(port, data, timeout=10, shut=False, count=None):
     """Sends @data on a new connection and returns the responses: all of them until the
     server closes (after a half-close when @shut), or the first @count."""
@@ -291,7 +245,7 @@ def raw_exchange(port, data, timeout=10, shut=False, count=None):
         out = []
         try:
             while count is None or len(out) < count:
-                r = read_response(f)
+                r = read_http_response(f)
                 if r is None:
                     break
                 out.append(r)
@@ -400,7 +354,7 @@ def fuzz_routes(runner, routes, prefix="", base=None, common_body=True, sample=1
             if sample < 1.0:
                 bodies = [b for b in bodies if rng.random() < sample]
             for body in bodies:
-                resp = conn.exchange(build(method, full, body))
+                resp = conn.exchange(build_request(method, full, body))
                 try:
                     check_answer(runner, method, full, resp, repr(body), common_body, route=path)
                 except AssertionError as e:
@@ -480,7 +434,7 @@ def test_mock_state_records(fresh):
                 for v in BAD_VALUES + [[v] for v in BAD_VALUES[:6]]:
                     doc = {"version": 1, member: [dict(record, **{name: v})]}
                     body = json.dumps(doc).encode()
-                    resp = conn.exchange(build("PUT", "/_mock/state", body))
+                    resp = conn.exchange(build_request("PUT", "/_mock/state", body))
                     try:
                         check_answer(fresh, "PUT", "/_mock/state", resp, f"{member}.{name}={v!r:.40}")
                     except AssertionError as e:
@@ -489,7 +443,7 @@ def test_mock_state_records(fresh):
                         failures.setdefault(name, str(e).split("\n")[0][:400])
             for doc in [{member: [None]}, {member: [[]]}, {member: [record, record]}, {member: {}},
                         {member: [dict(record, unknown=1)]}, {"version": 1, member: [{}]}]:
-                resp = conn.exchange(build("PUT", "/_mock/state", json.dumps(doc).encode()))
+                resp = conn.exchange(build_request("PUT", "/_mock/state", json.dumps(doc).encode()))
                 check_answer(fresh, "PUT", "/_mock/state", resp, repr(doc)[:80])
     finally:
         conn.close()
@@ -567,7 +521,7 @@ def test_path_segments(fresh):
             for seg in SEGMENTS:
                 path = template.replace("{}", seg)
                 body = b"{}" if method in ("POST", "PUT") else None
-                resp = conn.exchange(build(method, path, body))
+                resp = conn.exchange(build_request(method, path, body))
                 try:
                     check_answer(fresh, method, path, resp, seg[:20], common_body, route=template)
                 except AssertionError as e:
@@ -626,7 +580,7 @@ def test_query_parameters(fresh):
             queries.append("?" + "&".join(f"{rng.choice(names)}={rng.choice(QUERY_VALUES)}" for _ in range(4)))
             for q in queries:
                 body = b"{}" if method == "POST" else None
-                resp = conn.exchange(build(method, path + q, body))
+                resp = conn.exchange(build_request(method, path + q, body))
                 try:
                     check_answer(fresh, method, path + q, resp, q[:60], common_body=not path.startswith(("/api", TB)),
                                  route=path[len(TB):] if path.startswith(TB) else path)
@@ -662,7 +616,7 @@ def test_headers(fresh):
             for name in HEADER_NAMES:
                 for value in HEADER_VALUES:
                     body = b'{"command":"true"}' if method == "POST" else None
-                    data = build(method, path, body, headers={name: value})
+                    data = build_request(method, path, body, headers={name: value})
                     resp = conn.exchange(data)
                     try:
                         check_answer(fresh, method, path, resp, f"{name}: {value[:40]}", common)

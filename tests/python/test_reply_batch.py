@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from mrtest import RunnerProcess
+from mrtest import RunnerProcess, build_request, read_http_response
 
 SANDBOX = "batch-sb"
 # where Linux's struct tcp_info keeps tcpi_segs_out and tcpi_segs_in (since 4.2)
@@ -49,17 +49,10 @@ class Connection:
         self.sock.sendall(data)
 
     def read_reply(self):
-        """(status code, body) of the next reply."""
-        status = self.reader.readline()
-        assert status, "connection closed"
-        length = 0
-        while (line := self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        body = self.reader.read(length)
-        assert len(body) == length, "connection closed inside a body"
-        return status.split()[1].decode(), body
+        """(status, body) of the next reply."""
+        reply = read_http_response(self.reader)
+        assert reply is not None, "connection closed"
+        return reply["status"], reply["body"]
 
     def close(self):
         self.reader.close()
@@ -72,19 +65,14 @@ class Connection:
         self.close()
 
 
-def connect(runner):
-    return Connection(runner)
-
-
 def get(path, token):
-    auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    return f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}\r\n".encode()
+    return build_request("GET", path, token=token)
 
 
 def replies_on_one_connection(runner, request, n):
     """Sends @request @n times on one keep-alive connection, one after the other; returns
     the status lines and the segments the client received for them."""
-    with connect(runner) as s:
+    with Connection(runner) as s:
         s.sendall(request)
         s.read_reply()  # the connection's first exchange settles the handshake's ACKs
         time.sleep(0.05)
@@ -98,13 +86,13 @@ def replies_on_one_connection(runner, request, n):
 
 
 @pytest.mark.parametrize("path,token,status", [
-    (f"/sandboxes/{SANDBOX}", "test-token", "200"),
-    ("/sandboxes/nope/is-recoverable", "test-token", "404"),
-    ("/info", "test-token", "200"),
-    ("/", None, "200"),
-    ("/no-such-route", "test-token", "404"),
-    (f"/sandboxes/{SANDBOX}", None, "401"),
-    (f"/sandboxes/{SANDBOX}", "wrong", "401"),
+    (f"/sandboxes/{SANDBOX}", "test-token", 200),
+    ("/sandboxes/nope/is-recoverable", "test-token", 404),
+    ("/info", "test-token", 200),
+    ("/", None, 200),
+    ("/no-such-route", "test-token", 404),
+    (f"/sandboxes/{SANDBOX}", None, 401),
+    (f"/sandboxes/{SANDBOX}", "wrong", 401),
 ])
 def test_one_segment_per_reply(runner, path, token, status):
     n = 40
@@ -117,15 +105,15 @@ def test_one_segment_per_reply(runner, path, token, status):
 def test_sequential_requests_never_wait_for_the_cork_timeout(runner):
     """A reply left corked would wait 200 ms for the kernel: 100 of them would take 20 s."""
     request = get(f"/sandboxes/{SANDBOX}", "test-token")
-    with connect(runner) as s:
+    with Connection(runner) as s:
         start = time.monotonic()
         for _ in range(100):
             s.sendall(request)
-            assert s.read_reply()[0] == "200"
+            assert s.read_reply()[0] == 200
         elapsed = time.monotonic() - start
     assert elapsed < 5, f"100 requests took {elapsed:.2f} s"
     # and the slowest single one is far from the cork timeout
-    with connect(runner) as s:
+    with Connection(runner) as s:
         worst = 0
         for _ in range(50):
             t = time.monotonic()
@@ -139,26 +127,26 @@ def test_pipelined_requests_all_answered_promptly(runner):
     """Requests that arrive together are answered in one turn or in several: all of them
     go out, in order, without a cork timeout in between."""
     paths = [f"/sandboxes/{SANDBOX}", "/no-such-route", "/info", f"/sandboxes/{SANDBOX}"] * 4
-    with connect(runner) as s:
+    with Connection(runner) as s:
         start = time.monotonic()
         s.sendall(b"".join(get(p, "test-token") for p in paths))
         statuses = [s.read_reply()[0] for _ in paths]
         elapsed = time.monotonic() - start
-    assert statuses == ["200", "404", "200", "200"] * 4
+    assert statuses == [200, 404, 200, 200] * 4
     assert elapsed < 0.15 * 4, f"{len(paths)} pipelined replies took {elapsed:.2f} s"
 
 
 def test_many_connections_each_get_their_reply(runner):
     """Replies held in one turn for different connections are all released together."""
     request = get(f"/sandboxes/{SANDBOX}", "test-token")
-    socks = [connect(runner) for _ in range(32)]
+    socks = [Connection(runner) for _ in range(32)]
     try:
         for _ in range(5):
             start = time.monotonic()
             for s in socks:
                 s.sendall(request)
             for s in socks:
-                assert s.read_reply()[0] == "200"
+                assert s.read_reply()[0] == 200
             assert time.monotonic() - start < 0.15
     finally:
         for s in socks:
@@ -174,18 +162,17 @@ def test_large_reply_and_connection_close(runner):
     with open(path, "wb") as f:
         f.write(data)
     try:
-        with connect(runner) as s:
+        with Connection(runner) as s:
             start = time.monotonic()
             s.sendall(get(f"{tb}/files/download?path={path}", "test-token"))
             status, body = s.read_reply()
-            assert status == "200" and body == data
+            assert status == 200 and body == data
             assert time.monotonic() - start < 2
     finally:
         os.unlink(path)
-    with connect(runner) as s:
+    with Connection(runner) as s:
         start = time.monotonic()
-        s.sendall(f"GET /sandboxes/{SANDBOX} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                  "Authorization: Bearer test-token\r\n\r\n".encode())
+        s.sendall(build_request("GET", f"/sandboxes/{SANDBOX}", headers={"Connection": "close"}))
         received = b""
         while chunk := s.sock.recv(65536):
             received += chunk
@@ -197,21 +184,21 @@ def test_lone_client_after_a_burst(runner):
     """After a burst on many connections (replies batched per turn), a client alone again
     still gets each reply in one segment and at once."""
     request = get(f"/sandboxes/{SANDBOX}", "test-token")
-    socks = [connect(runner) for _ in range(16)]
+    socks = [Connection(runner) for _ in range(16)]
     try:
         for s in socks:
             s.sendall(request)
         for s in socks:
-            assert s.read_reply()[0] == "200"
+            assert s.read_reply()[0] == 200
     finally:
         for s in socks:
             s.close()
     statuses, segments = replies_on_one_connection(runner, request, 40)
-    assert statuses == ["200"] * 40
+    assert statuses == [200] * 40
     assert segments <= 50, f"{segments} segments for 40 replies"
-    with connect(runner) as s:
+    with Connection(runner) as s:
         for _ in range(20):
             start = time.monotonic()
             s.sendall(request)
-            assert s.read_reply()[0] == "200"
+            assert s.read_reply()[0] == 200
             assert time.monotonic() - start < 0.15
