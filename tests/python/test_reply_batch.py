@@ -69,6 +69,18 @@ def get(path, token):
     return build_request("GET", path, token=token)
 
 
+# A reply left corked waits 200 ms for the kernel. Replies are checked against a bound
+# below that, and the check allows one slow reply in a series: a loaded CI machine can
+# stall any one of them, while a reply the runner failed to release stalls them all.
+PROMPT = 0.15
+
+
+def assert_prompt(durations, what):
+    slow = [d for d in durations if d >= PROMPT]
+    assert len(slow) <= 1, f"{len(slow)} of {len(durations)} {what} took {PROMPT * 1000:.0f} ms or more: " \
+        + ", ".join(f"{d * 1000:.0f} ms" for d in slow)
+
+
 def replies_on_one_connection(runner, request, n):
     """Sends @request @n times on one keep-alive connection, one after the other; returns
     the status lines and the segments the client received for them."""
@@ -114,13 +126,13 @@ def test_sequential_requests_never_wait_for_the_cork_timeout(runner):
     assert elapsed < 5, f"100 requests took {elapsed:.2f} s"
     # and the slowest single one is far from the cork timeout
     with Connection(runner) as s:
-        worst = 0
+        durations = []
         for _ in range(50):
             t = time.monotonic()
             s.sendall(request)
             s.read_reply()
-            worst = max(worst, time.monotonic() - t)
-    assert worst < 0.15, f"slowest reply {worst * 1000:.0f} ms"
+            durations.append(time.monotonic() - t)
+    assert_prompt(durations, "replies")
 
 
 def test_pipelined_requests_all_answered_promptly(runner):
@@ -133,13 +145,14 @@ def test_pipelined_requests_all_answered_promptly(runner):
         statuses = [s.read_reply()[0] for _ in paths]
         elapsed = time.monotonic() - start
     assert statuses == [200, 404, 200, 200] * 4
-    assert elapsed < 0.15 * 4, f"{len(paths)} pipelined replies took {elapsed:.2f} s"
+    assert elapsed < PROMPT * 4, f"{len(paths)} pipelined replies took {elapsed:.2f} s"
 
 
 def test_many_connections_each_get_their_reply(runner):
     """Replies held in one turn for different connections are all released together."""
     request = get(f"/sandboxes/{SANDBOX}", "test-token")
     socks = [Connection(runner) for _ in range(32)]
+    durations = []
     try:
         for _ in range(5):
             start = time.monotonic()
@@ -147,10 +160,11 @@ def test_many_connections_each_get_their_reply(runner):
                 s.sendall(request)
             for s in socks:
                 assert s.read_reply()[0] == 200
-            assert time.monotonic() - start < 0.15
+            durations.append(time.monotonic() - start)
     finally:
         for s in socks:
             s.close()
+    assert_prompt(durations, "rounds of 32 replies")
 
 
 def test_large_reply_and_connection_close(runner):
@@ -177,7 +191,7 @@ def test_large_reply_and_connection_close(runner):
         while chunk := s.sock.recv(65536):
             received += chunk
         assert received.startswith(b"HTTP/1.1 200") and received.endswith(b'"daemonVersion":"v0.0.0-dev"}')
-        assert time.monotonic() - start < 0.15
+        assert time.monotonic() - start < PROMPT
 
 
 def test_lone_client_after_a_burst(runner):
@@ -197,8 +211,10 @@ def test_lone_client_after_a_burst(runner):
     assert statuses == [200] * 40
     assert segments <= 50, f"{segments} segments for 40 replies"
     with Connection(runner) as s:
+        durations = []
         for _ in range(20):
             start = time.monotonic()
             s.sendall(request)
             assert s.read_reply()[0] == 200
-            assert time.monotonic() - start < 0.15
+            durations.append(time.monotonic() - start)
+    assert_prompt(durations, "replies")
